@@ -1,0 +1,181 @@
+"""Seam 2: SageMaker Pipelines that really run, plus fault injection for SageMaker calls.
+
+moto stores pipelines and marks every execution Succeeded at once. This subclass of moto's
+SageMaker backend hands each `StartPipelineExecution` to a pluggable executor in a thread
+(status Executing, then Succeeded or Failed with the executor's FailureReason), makes the
+start idempotent on `ClientRequestToken` as SageMaker does, and adds
+`ListPipelineExecutionSteps`, which moto lacks. `inject_fault` makes the next N calls of one
+SageMaker operation fail with a given error code, for retry and failure-path tests.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from moto.core.exceptions import JsonRESTError
+from moto.core.utils import utcnow
+from moto.sagemaker.models import SageMakerModelBackend, sagemaker_backends
+from moto.sagemaker.responses import SageMakerResponse
+from moto.sagemaker.utils import get_pipeline_execution_from_arn
+
+
+class PipelineFailed(Exception):
+    """Raised by an executor: the execution fails with str(exc) as its FailureReason."""
+
+
+@dataclass
+class PipelineRun:
+    """What an executor receives for one pipeline execution."""
+
+    execution_arn: str
+    pipeline_name: str
+    definition: dict[str, Any]
+    #: Values given at start, by name; defaults are the executor's business.
+    parameters: dict[str, str]
+    #: ListPipelineExecutionSteps entries, oldest first; the executor appends and updates.
+    steps: list[dict[str, Any]] = field(default_factory=list)
+
+
+Executor = Callable[[PipelineRun], None]
+
+
+@dataclass
+class _Fault:
+    error_code: str
+    message: str
+    remaining: int
+
+
+class LocalSageMakerBackend(SageMakerModelBackend):
+    """moto's SageMaker backend with pipelines that execute."""
+
+    # moto derives URL routing from the backend's module: keep moto's own.
+    __module__ = SageMakerModelBackend.__module__
+
+    executor: Executor | None = None
+    faults: dict[str, _Fault] = {}  # noqa: RUF012 - shared on purpose across regions
+    _lock = threading.Lock()
+
+    def __getattribute__(self, name: str) -> Any:
+        faults = object.__getattribute__(self, "faults")
+        if name in faults:
+            with object.__getattribute__(self, "_lock"):
+                fault = faults.get(name)
+                if fault and fault.remaining > 0:
+                    fault.remaining -= 1
+
+                    def fail(*_args: Any, **_kwargs: Any) -> Any:
+                        raise JsonRESTError(fault.error_code, fault.message)
+
+                    return fail
+        return object.__getattribute__(self, name)
+
+    def start_pipeline_execution(
+        self,
+        pipeline_name: str,
+        pipeline_execution_display_name: str,
+        pipeline_parameters: list[dict[str, str]],
+        pipeline_execution_description: str,
+        parallelism_configuration: dict[str, int],
+        client_request_token: str,
+    ) -> dict[str, str]:
+        with self._lock:
+            existing = self._execution_for_token(pipeline_name, client_request_token)
+            if existing is not None:
+                return {"PipelineExecutionArn": existing.arn}
+            response = super().start_pipeline_execution(
+                pipeline_name,
+                pipeline_execution_display_name,
+                pipeline_parameters,
+                pipeline_execution_description,
+                parallelism_configuration,
+                client_request_token,
+            )
+        execution = get_pipeline_execution_from_arn(
+            self.pipelines, response["PipelineExecutionArn"]
+        )
+        run = PipelineRun(
+            execution_arn=execution.arn,
+            pipeline_name=pipeline_name,
+            definition=json.loads(execution.pipeline_definition_for_execution),
+            parameters={p["Name"]: p["Value"] for p in pipeline_parameters or []},
+        )
+        execution.local_run = run
+        if self.executor is not None:
+            execution.pipeline_execution_status = "Executing"
+            threading.Thread(
+                target=self._execute, args=(execution, run), name=f"pipeline-{execution.arn[-12:]}",
+                daemon=True,
+            ).start()
+        return response
+
+    def _execution_for_token(self, pipeline_name: str, token: str | None) -> Any:
+        if not token or pipeline_name not in self.pipelines:
+            return None
+        for execution in self.pipelines[pipeline_name].pipeline_executions.values():
+            if execution.client_request_token == token:
+                return execution
+        return None
+
+    def _execute(self, execution: Any, run: PipelineRun) -> None:
+        try:
+            type(self).executor(run)
+        except Exception as exc:  # any executor error fails the execution, as on AWS
+            execution.pipeline_execution_failure_reason = str(exc) or type(exc).__name__
+            execution.pipeline_execution_status = "Failed"
+        else:
+            execution.pipeline_execution_status = "Succeeded"
+        execution.last_modified_time = utcnow()
+
+    def describe_pipeline_execution(self, pipeline_execution_arn: str) -> dict[str, Any]:
+        response = super().describe_pipeline_execution(pipeline_execution_arn)
+        execution = get_pipeline_execution_from_arn(self.pipelines, pipeline_execution_arn)
+        reason = execution.pipeline_execution_failure_reason
+        if reason:
+            response["FailureReason"] = reason
+        else:
+            response.pop("FailureReason", None)
+        return response
+
+    def list_pipeline_execution_steps(
+        self, pipeline_execution_arn: str, sort_order: str | None = None
+    ) -> dict[str, Any]:
+        execution = get_pipeline_execution_from_arn(self.pipelines, pipeline_execution_arn)
+        run: PipelineRun | None = getattr(execution, "local_run", None)
+        steps = [dict(step) for step in (run.steps if run else [])]
+        if (sort_order or "Descending") == "Descending":
+            steps.reverse()
+        return {"PipelineExecutionSteps": steps}
+
+
+def _list_pipeline_execution_steps(self: SageMakerResponse) -> str:
+    response = self.sagemaker_backend.list_pipeline_execution_steps(
+        self._get_param("PipelineExecutionArn"), self._get_param("SortOrder")
+    )
+    return json.dumps(response, default=_json_default)
+
+
+def _json_default(value: Any) -> Any:
+    if hasattr(value, "timestamp"):
+        return value.timestamp()
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def install(executor: Executor | None) -> None:
+    """Make every SageMaker backend (new or reset) the local one, running `executor`."""
+    LocalSageMakerBackend.executor = executor
+    LocalSageMakerBackend.faults = {}
+    SageMakerResponse.list_pipeline_execution_steps = _list_pipeline_execution_steps
+    sagemaker_backends.backend = LocalSageMakerBackend
+    sagemaker_backends.reset()
+
+
+def inject_fault(operation: str, error_code: str, times: int = 1, message: str = "") -> None:
+    """Make the next `times` calls of a SageMaker operation (snake_case) fail with `error_code`."""
+    LocalSageMakerBackend.faults[operation] = _Fault(
+        error_code, message or f"Injected {error_code} for {operation}", times
+    )

@@ -1,0 +1,98 @@
+"""The embedded local AWS: moto in server mode, in this process, with the project's seams.
+
+One context manager, `local_aws()`, is shared by the CLI and the tests. Inside it the
+standard AWS environment variables point at the local server, so boto3, the sagemaker SDK
+and every subprocess started from here talk to it without further configuration.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+from moto.server import ThreadedMotoServer
+
+from localaws import lambda_seam, pipeline_seam
+from localaws.pipeline_seam import Executor
+from mlops.settings import LOCAL_ACCOUNT_ID, LOCAL_REGION
+
+#: Fake credentials: moto accepts any, and they stop boto3 from looking for real ones.
+_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+#: Variables that would make clients leave the local server.
+_UNSET = ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "AWS_CONFIG_FILE")
+#: moto features: run state machines with its ASL interpreter; Lambda without Docker.
+_MOTO_CONFIG = {
+    "stepfunctions": {"execute_state_machine": True},
+    "lambda": {"use_docker": False},
+}
+
+
+@dataclass(frozen=True)
+class LocalAWS:
+    """A running local AWS: where it listens and clients bound to it."""
+
+    endpoint: str
+    region: str
+    account_id: str
+    session: boto3.Session
+
+    def client(self, service: str) -> Any:
+        """A boto3 client for `service` on the local server."""
+        return self.session.client(service, endpoint_url=self.endpoint)
+
+    def inject_fault(self, operation: str, error_code: str, times: int = 1) -> None:
+        """Fail the next `times` calls of a SageMaker operation (snake_case) with `error_code`."""
+        pipeline_seam.inject_fault(operation, error_code, times)
+
+
+@contextmanager
+def local_aws(executor: Executor | None = None, region: str = LOCAL_REGION) -> Iterator[LocalAWS]:
+    """Start moto on 127.0.0.1 (a free port) with the seams installed; tear it all down after."""
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    lambda_seam.install()
+    pipeline_seam.install(executor)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    endpoint = f"http://{host}:{port}"
+    saved = {name: os.environ.get(name) for name in (*_CREDENTIALS, *_UNSET, *_ENV_KEYS)}
+    try:
+        for name in _UNSET:
+            os.environ.pop(name, None)
+        os.environ.update(_CREDENTIALS)
+        os.environ.update(
+            {
+                "AWS_ENDPOINT_URL": endpoint,
+                "AWS_REGION": region,
+                "AWS_DEFAULT_REGION": region,
+                # moto's ASL interpreter calls back to localhost:$MOTO_PORT.
+                "MOTO_PORT": str(port),
+            }
+        )
+        _post(f"{endpoint}/moto-api/config", _MOTO_CONFIG)
+        yield LocalAWS(endpoint, region, LOCAL_ACCOUNT_ID, boto3.Session(region_name=region))
+    finally:
+        _post(f"{endpoint}/moto-api/reset", None)
+        server.stop()
+        pipeline_seam.install(None)
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+_ENV_KEYS = ("AWS_ENDPOINT_URL", "AWS_REGION", "AWS_DEFAULT_REGION", "MOTO_PORT")
+
+
+def _post(url: str, payload: dict[str, Any] | None) -> None:
+    data = json.dumps(payload).encode() if payload is not None else b""
+    with urllib.request.urlopen(urllib.request.Request(url, data=data, method="POST")) as resp:
+        resp.read()

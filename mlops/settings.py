@@ -1,0 +1,109 @@
+"""The one settings object: every name, instance type, threshold and path the project uses.
+
+Everything else reads these values instead of repeating literals, so renaming the pipeline
+or moving the bucket is a one-line change (or one environment variable, see `from_env`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+SCRIPTS_DIR = PROJECT_ROOT / "scripts"
+DEFAULT_DATA = PROJECT_ROOT / "data" / "abalone.csv"
+
+#: The account and role moto uses when no real AWS account is configured.
+LOCAL_ACCOUNT_ID = "123456789012"
+LOCAL_REGION = "us-east-1"
+
+#: Container paths of the SageMaker jobs (the scripts default to them; the executor maps them).
+PROCESSING_ROOT = "/opt/ml/processing"
+
+ENV_PREFIX = "MLOPS_"
+
+
+@dataclass(frozen=True)
+class Hyperparameters:
+    """XGBoost defaults; each is also a pipeline parameter so a run can override it."""
+
+    max_depth: int = 5
+    eta: float = 0.2
+    gamma: float = 4.0
+    min_child_weight: float = 6.0
+    subsample: float = 0.7
+    num_round: int = 200
+    early_stopping_rounds: int = 10
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Names and knobs of one deployment. Override any field with MLOPS_<FIELD> in the env."""
+
+    project: str = "abalone"
+    region: str = LOCAL_REGION
+    pipeline_name: str = "abalone-pipeline"
+    model_package_group: str = "abalone-models"
+    #: S3 bucket for code, data and artifacts; empty means sagemaker-<region>-<account>.
+    bucket: str = ""
+    role_arn: str = f"arn:aws:iam::{LOCAL_ACCOUNT_ID}:role/mlops-sagemaker-execution"
+    #: SageMaker XGBoost framework container; matches the xgboost pinned in setup.py.
+    xgboost_version: str = "3.0-5"
+    processing_instance_type: str = "ml.m5.xlarge"
+    training_instance_type: str = "ml.m5.xlarge"
+    inference_instance_type: str = "ml.m5.large"
+    #: Quality gate: the test-set MSE of rings must be at most this (the AWS template's gate).
+    mse_threshold: float = 6.0
+    #: Step caching is a build setting: SageMaker requires CacheConfig.Enabled to be a literal.
+    cache_enabled: bool = True
+    cache_expire_after: str = "P30D"
+    split_seed: int = 42
+    hyperparameters: Hyperparameters = field(default_factory=Hyperparameters)
+    state_machine_name: str = "abalone-mlops"
+    approval_function_name: str = "abalone-approval"
+    approval_table_name: str = "abalone-approvals"
+    notification_topic_name: str = "abalone-mlops-events"
+    endpoint_name: str = "abalone-endpoint"
+
+    def bucket_for(self, account_id: str) -> str:
+        """The bucket to use: the configured one or SageMaker's default naming."""
+        return self.bucket or f"sagemaker-{self.region}-{account_id}"
+
+    def prefix(self, *parts: str) -> str:
+        """An S3 key prefix under the pipeline's own folder."""
+        return "/".join((self.pipeline_name, *parts))
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None, **overrides: object) -> Settings:
+        """Settings with MLOPS_<FIELD> variables and explicit overrides applied, in that order."""
+        environ = os.environ if environ is None else environ
+        values: dict[str, object] = {}
+        for f in dataclasses.fields(cls):
+            raw = environ.get(ENV_PREFIX + f.name.upper())
+            if raw is not None and f.name != "hyperparameters":
+                values[f.name] = _coerce(raw, f.type, f.name)
+        region = environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION")
+        if region and "region" not in values:
+            values["region"] = region
+        values.update(overrides)
+        return cls(**values)
+
+
+def _coerce(raw: str, annotation: object, name: str) -> object:
+    kind = str(annotation)
+    try:
+        if kind == "bool":
+            if raw.lower() not in {"1", "0", "true", "false", "yes", "no"}:
+                raise ValueError(raw)
+            return raw.lower() in {"1", "true", "yes"}
+        if kind == "float":
+            return float(raw)
+        if kind == "int":
+            return int(raw)
+    except ValueError:
+        raise ValueError(
+            f"{ENV_PREFIX}{name.upper()}={raw!r}: expected a {kind} value"
+        ) from None
+    return raw
