@@ -108,7 +108,9 @@ class LocalSageMakerBackend(SageMakerModelBackend):
         if self.executor is not None:
             execution.pipeline_execution_status = "Executing"
             threading.Thread(
-                target=self._execute, args=(execution, run), name=f"pipeline-{execution.arn[-12:]}",
+                target=self._execute,
+                args=(execution, run),
+                name=f"pipeline-{execution.arn[-12:]}",
                 daemon=True,
             ).start()
         return response

@@ -1,1 +1,1 @@
-"""mlops package."""
+"""The `mlops` command line, settings and the local run."""

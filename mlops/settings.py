@@ -103,7 +103,5 @@ def _coerce(raw: str, annotation: object, name: str) -> object:
         if kind == "int":
             return int(raw)
     except ValueError:
-        raise ValueError(
-            f"{ENV_PREFIX}{name.upper()}={raw!r}: expected a {kind} value"
-        ) from None
+        raise ValueError(f"{ENV_PREFIX}{name.upper()}={raw!r}: expected a {kind} value") from None
     return raw

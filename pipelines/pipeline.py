@@ -1,0 +1,40 @@
+"""The SageMaker Pipeline, read top to bottom like its DAG:
+
+Preprocess -> Train -> Evaluate -> QualityGate -> Register | QualityGateFailed
+"""
+
+from __future__ import annotations
+
+from sagemaker.workflow.pipeline import Pipeline
+from sagemaker.workflow.pipeline_context import PipelineSession
+
+from mlops.settings import Settings
+from pipelines import steps
+from pipelines.parameters import build_parameters
+
+
+def default_input_url(settings: Settings, bucket: str) -> str:
+    """Where the raw data lives when a run names none."""
+    return f"s3://{bucket}/{settings.prefix('input', 'abalone.csv')}"
+
+
+def build_pipeline(settings: Settings, session: PipelineSession) -> Pipeline:
+    """The whole pipeline; nothing here reads a clock or a step's arguments."""
+    params = build_parameters(settings, default_input_url(settings, session.default_bucket()))
+    report = steps.evaluation_report()
+
+    preprocess = steps.preprocess_step(settings, session, params)
+    train = steps.train_step(settings, session, params, preprocess)
+    evaluate = steps.evaluate_step(settings, session, params, preprocess, train, report)
+    metric = steps.gate_metric(evaluate, report)
+    register = steps.register_step(settings, session, params, train, evaluate)
+    gate = steps.quality_gate_step(
+        metric, params, if_steps=[register], else_steps=[steps.fail_step(metric, params)]
+    )
+
+    return Pipeline(
+        name=settings.pipeline_name,
+        parameters=params.all(),
+        steps=[preprocess, train, evaluate, gate],
+        sagemaker_session=session,
+    )

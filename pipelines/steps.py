@@ -1,0 +1,238 @@
+"""One function per pipeline step. Each takes what flows into it and returns the step.
+
+Container paths follow the SageMaker Processing and Training contracts; the scripts default
+to the same paths, so nothing is passed twice.
+"""
+
+from __future__ import annotations
+
+from sagemaker import image_uris
+from sagemaker.inputs import TrainingInput
+from sagemaker.model import Model
+from sagemaker.model_metrics import MetricsSource, ModelMetrics
+from sagemaker.processing import ProcessingInput, ProcessingOutput, ScriptProcessor
+from sagemaker.workflow.condition_step import ConditionStep
+from sagemaker.workflow.conditions import ConditionLessThanOrEqualTo
+from sagemaker.workflow.fail_step import FailStep
+from sagemaker.workflow.functions import Join, JsonGet
+from sagemaker.workflow.model_step import ModelStep
+from sagemaker.workflow.pipeline_context import PipelineSession
+from sagemaker.workflow.properties import PropertyFile
+from sagemaker.workflow.steps import CacheConfig, ProcessingStep, TrainingStep
+from sagemaker.xgboost import XGBoost
+
+from mlops.settings import PROCESSING_ROOT, SCRIPTS_DIR, Settings
+from pipelines.parameters import PipelineParameters
+
+#: The outputs of Preprocess, each a folder under /opt/ml/processing.
+SPLITS = ("train", "validation", "test")
+STATISTICS = "statistics"
+EVALUATION = "evaluation"
+EVALUATION_FILE = "evaluation.json"
+#: The gate's metric inside evaluation.json (SageMaker's model-quality shape).
+GATE_METRIC_PATH = "regression_metrics.mse.value"
+CSV = "text/csv"
+
+
+def _processor(
+    settings: Settings, session: PipelineSession, params: PipelineParameters, job: str
+) -> ScriptProcessor:
+    """A Python processor on the same XGBoost image the model trains and serves in."""
+    return ScriptProcessor(
+        image_uri=xgboost_image(settings),
+        command=["python3"],
+        role=settings.role_arn,
+        instance_type=params.processing_instance_type,
+        instance_count=params.processing_instance_count,
+        base_job_name=f"{settings.project}-{job}",
+        sagemaker_session=session,
+    )
+
+
+def xgboost_image(settings: Settings) -> str:
+    """The SageMaker XGBoost framework container for this region."""
+    return image_uris.retrieve("xgboost", settings.region, version=settings.xgboost_version)
+
+
+def cache_config(settings: Settings) -> CacheConfig:
+    return CacheConfig(
+        enable_caching=settings.cache_enabled, expire_after=settings.cache_expire_after
+    )
+
+
+def preprocess_step(
+    settings: Settings, session: PipelineSession, params: PipelineParameters
+) -> ProcessingStep:
+    """Validate the raw CSV, one-hot encode, split into train/validation/test."""
+    processor = _processor(settings, session, params, "preprocess")
+    return ProcessingStep(
+        name="Preprocess",
+        step_args=processor.run(
+            code=str(SCRIPTS_DIR / "preprocess.py"),
+            inputs=[
+                ProcessingInput(
+                    source=params.input_data_url, destination=f"{PROCESSING_ROOT}/input"
+                )
+            ],
+            outputs=[
+                ProcessingOutput(output_name=name, source=f"{PROCESSING_ROOT}/{name}")
+                for name in (*SPLITS, STATISTICS)
+            ],
+            arguments=["--seed", str(settings.split_seed)],
+        ),
+        cache_config=cache_config(settings),
+    )
+
+
+def train_step(
+    settings: Settings,
+    session: PipelineSession,
+    params: PipelineParameters,
+    preprocess: ProcessingStep,
+) -> TrainingStep:
+    """XGBoost in script mode, early stopping on the validation split."""
+    estimator = XGBoost(
+        entry_point=str(SCRIPTS_DIR / "train.py"),
+        framework_version=settings.xgboost_version,
+        role=settings.role_arn,
+        instance_type=params.training_instance_type,
+        instance_count=params.training_instance_count,
+        base_job_name=f"{settings.project}-train",
+        hyperparameters={
+            "max_depth": params.max_depth,
+            "eta": params.eta,
+            "gamma": params.gamma,
+            "min_child_weight": params.min_child_weight,
+            "subsample": params.subsample,
+            "num_round": params.num_round,
+            "early_stopping_rounds": params.early_stopping_rounds,
+        },
+        output_path=f"s3://{session.default_bucket()}/{settings.prefix('models')}",
+        disable_profiler=True,
+        debugger_hook_config=False,
+        sagemaker_session=session,
+    )
+    outputs = preprocess.properties.ProcessingOutputConfig.Outputs
+    return TrainingStep(
+        name="Train",
+        step_args=estimator.fit(
+            inputs={
+                split: TrainingInput(s3_data=outputs[split].S3Output.S3Uri, content_type=CSV)
+                for split in ("train", "validation")
+            }
+        ),
+        cache_config=cache_config(settings),
+    )
+
+
+def evaluate_step(
+    settings: Settings,
+    session: PipelineSession,
+    params: PipelineParameters,
+    preprocess: ProcessingStep,
+    train: TrainingStep,
+    report: PropertyFile,
+) -> ProcessingStep:
+    """Score the model on the held-out test split; writes evaluation.json."""
+    processor = _processor(settings, session, params, "evaluate")
+    test_split = preprocess.properties.ProcessingOutputConfig.Outputs["test"].S3Output.S3Uri
+    return ProcessingStep(
+        name="Evaluate",
+        step_args=processor.run(
+            code=str(SCRIPTS_DIR / "evaluate.py"),
+            inputs=[
+                ProcessingInput(
+                    source=train.properties.ModelArtifacts.S3ModelArtifacts,
+                    destination=f"{PROCESSING_ROOT}/model",
+                ),
+                ProcessingInput(source=test_split, destination=f"{PROCESSING_ROOT}/test"),
+            ],
+            outputs=[
+                ProcessingOutput(output_name=EVALUATION, source=f"{PROCESSING_ROOT}/{EVALUATION}")
+            ],
+        ),
+        property_files=[report],
+        cache_config=cache_config(settings),
+    )
+
+
+def evaluation_report() -> PropertyFile:
+    """evaluation.json, readable by later steps through JsonGet."""
+    return PropertyFile(name="EvaluationReport", output_name=EVALUATION, path=EVALUATION_FILE)
+
+
+def gate_metric(evaluate: ProcessingStep, report: PropertyFile) -> JsonGet:
+    """The test MSE, read from this execution's evaluation.json."""
+    return JsonGet(step_name=evaluate.name, property_file=report, json_path=GATE_METRIC_PATH)
+
+
+def register_step(
+    settings: Settings,
+    session: PipelineSession,
+    params: PipelineParameters,
+    train: TrainingStep,
+    evaluate: ProcessingStep,
+) -> ModelStep:
+    """Register the model with its metrics, awaiting a human decision.
+
+    The container serves `xgboost-model` in algorithm mode, so no repack step is needed; the
+    metrics URI is joined from Evaluate's output property, never a path fixed at build time.
+    """
+    evaluation_uri = evaluate.properties.ProcessingOutputConfig.Outputs[EVALUATION].S3Output.S3Uri
+    metrics = ModelMetrics(
+        model_statistics=MetricsSource(
+            s3_uri=Join(on="/", values=[evaluation_uri, EVALUATION_FILE]),
+            content_type="application/json",
+        )
+    )
+    model = Model(
+        image_uri=xgboost_image(settings),
+        model_data=train.properties.ModelArtifacts.S3ModelArtifacts,
+        role=settings.role_arn,
+        name=f"{settings.project}-model",
+        sagemaker_session=session,
+    )
+    return ModelStep(
+        name="Register",
+        step_args=model.register(
+            content_types=[CSV],
+            response_types=[CSV],
+            inference_instances=[settings.inference_instance_type],
+            transform_instances=[settings.inference_instance_type],
+            model_package_group_name=settings.model_package_group,
+            approval_status=params.model_approval_status,
+            model_metrics=metrics,
+            description=f"XGBoost regression of rings, {settings.project}",
+        ),
+    )
+
+
+def fail_step(metric: JsonGet, params: PipelineParameters) -> FailStep:
+    """Stop the execution, saying which value missed which threshold."""
+    return FailStep(
+        name="QualityGateFailed",
+        error_message=Join(
+            on=" ",
+            values=[
+                "Test MSE",
+                metric,
+                "is above the quality gate threshold MseThreshold =",
+                params.mse_threshold,
+            ],
+        ),
+    )
+
+
+def quality_gate_step(
+    metric: JsonGet,
+    params: PipelineParameters,
+    if_steps: list[ModelStep],
+    else_steps: list[FailStep],
+) -> ConditionStep:
+    """Register only a model whose test MSE is at most the threshold."""
+    return ConditionStep(
+        name="QualityGate",
+        conditions=[ConditionLessThanOrEqualTo(left=metric, right=params.mse_threshold)],
+        if_steps=if_steps,
+        else_steps=else_steps,
+    )
