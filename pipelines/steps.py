@@ -1,7 +1,8 @@
 """One function per pipeline step. Each takes what flows into it and returns the step.
 
-Container paths follow the SageMaker Processing and Training contracts; the scripts default
-to the same paths, so nothing is passed twice.
+Container paths follow the SageMaker Processing and Training contracts. Processing scripts get
+every path as an explicit argument (they default to the same container paths when run by
+hand), so the definition says where each file goes and the local executor can map it.
 """
 
 from __future__ import annotations
@@ -49,6 +50,15 @@ def _processor(
     )
 
 
+def script_args(**options: object) -> list[str]:
+    """Command-line options for a script: script_args(output_dir=x) -> ["--output-dir", x]."""
+    return [
+        part
+        for name, value in options.items()
+        for part in (f"--{name.replace('_', '-')}", str(value))
+    ]
+
+
 def xgboost_image(settings: Settings) -> str:
     """The SageMaker XGBoost framework container for this region."""
     return image_uris.retrieve("xgboost", settings.region, version=settings.xgboost_version)
@@ -78,7 +88,11 @@ def preprocess_step(
                 ProcessingOutput(output_name=name, source=f"{PROCESSING_ROOT}/{name}")
                 for name in (*SPLITS, STATISTICS)
             ],
-            arguments=["--seed", str(settings.split_seed)],
+            arguments=script_args(
+                input=f"{PROCESSING_ROOT}/input",
+                output_dir=PROCESSING_ROOT,
+                seed=settings.split_seed,
+            ),
         ),
         cache_config=cache_config(settings),
     )
@@ -150,6 +164,11 @@ def evaluate_step(
             outputs=[
                 ProcessingOutput(output_name=EVALUATION, source=f"{PROCESSING_ROOT}/{EVALUATION}")
             ],
+            arguments=script_args(
+                model_dir=f"{PROCESSING_ROOT}/model",
+                test_dir=f"{PROCESSING_ROOT}/test",
+                output_dir=f"{PROCESSING_ROOT}/{EVALUATION}",
+            ),
         ),
         property_files=[report],
         cache_config=cache_config(settings),
