@@ -1,0 +1,254 @@
+"""The pipeline definition: steps, wiring, parameters and byte-identical builds."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+
+from localaws import local_aws
+from mlops.aws import AWS_CONFIG_VARIABLES
+from mlops.definition import build_definition
+from mlops.settings import SCRIPTS_DIR, Settings
+
+EXPECTED_PARAMETERS = {
+    "InputDataUrl",
+    "ProcessingInstanceType",
+    "ProcessingInstanceCount",
+    "TrainingInstanceType",
+    "TrainingInstanceCount",
+    "ModelApprovalStatus",
+    "MseThreshold",
+    "MaxDepth",
+    "Eta",
+    "Gamma",
+    "MinChildWeight",
+    "Subsample",
+    "NumRound",
+    "EarlyStoppingRounds",
+}
+
+
+@pytest.fixture
+def clean_aws_env() -> dict[str, str]:
+    """The environment with no AWS configuration, as on a fresh laptop."""
+    return {k: v for k, v in os.environ.items() if k not in AWS_CONFIG_VARIABLES}
+
+
+def _build(settings: Settings) -> tuple[str, dict[str, bytes]]:
+    """The definition text and the code objects it uploaded, by S3 URI."""
+    from mlops.aws import Target
+
+    with local_aws() as aws:
+        text = build_definition(settings, Target(aws.session, aws.account_id, aws.region, aws))
+        s3 = aws.client("s3")
+        bucket = settings.bucket_for(aws.account_id)
+        objects = {
+            f"s3://{bucket}/{obj['Key']}": s3.get_object(Bucket=bucket, Key=obj["Key"])[
+                "Body"
+            ].read()
+            for obj in s3.list_objects_v2(Bucket=bucket).get("Contents", [])
+        }
+    return text, objects
+
+
+@pytest.fixture(scope="module")
+def built() -> tuple[str, dict[str, bytes]]:
+    return _build(Settings())
+
+
+@pytest.fixture(scope="module")
+def definition(built: tuple[str, dict[str, bytes]]) -> dict:
+    return json.loads(built[0])
+
+
+def _steps(definition: dict) -> dict[str, dict]:
+    found: dict[str, dict] = {}
+
+    def walk(steps: list[dict]) -> None:
+        for step in steps:
+            found[step["Name"]] = step
+            walk(step["Arguments"].get("IfSteps", []) if step["Type"] == "Condition" else [])
+            walk(step["Arguments"].get("ElseSteps", []) if step["Type"] == "Condition" else [])
+
+    walk(definition["Steps"])
+    return found
+
+
+def _refs(node: object) -> list[str]:
+    """Every `Get` reference anywhere below `node`."""
+    if isinstance(node, dict):
+        own = [node["Get"]] if isinstance(node.get("Get"), str) else []
+        return own + [ref for value in node.values() for ref in _refs(value)]
+    if isinstance(node, list):
+        return [ref for value in node for ref in _refs(value)]
+    return []
+
+
+def test_top_level_steps_in_dag_order(definition: dict) -> None:
+    top = [(s["Name"], s["Type"]) for s in definition["Steps"]]
+    assert top == [
+        ("Preprocess", "Processing"),
+        ("Train", "Training"),
+        ("Evaluate", "Processing"),
+        ("QualityGate", "Condition"),
+    ]
+    gate = definition["Steps"][3]["Arguments"]
+    assert [(s["Name"], s["Type"]) for s in gate["IfSteps"]] == [
+        ("Register-RegisterModel", "RegisterModel")
+    ]
+    assert [(s["Name"], s["Type"]) for s in gate["ElseSteps"]] == [("QualityGateFailed", "Fail")]
+
+
+def test_train_reads_preprocess_splits(definition: dict) -> None:
+    channels = {
+        c["ChannelName"]: c["DataSource"]["S3DataSource"]["S3Uri"]
+        for c in _steps(definition)["Train"]["Arguments"]["InputDataConfig"]
+    }
+    assert channels == {
+        split: {"Get": f"Steps.Preprocess.ProcessingOutputConfig.Outputs['{split}'].S3Output.S3Uri"}
+        for split in ("train", "validation")
+    }
+
+
+def test_evaluate_reads_model_and_test_split(definition: dict) -> None:
+    evaluate = _steps(definition)["Evaluate"]
+    sources = [i["S3Input"]["S3Uri"] for i in evaluate["Arguments"]["ProcessingInputs"]]
+    assert {"Get": "Steps.Train.ModelArtifacts.S3ModelArtifacts"} in sources
+    assert {
+        "Get": "Steps.Preprocess.ProcessingOutputConfig.Outputs['test'].S3Output.S3Uri"
+    } in sources
+    assert evaluate["PropertyFiles"] == [
+        {
+            "PropertyFileName": "EvaluationReport",
+            "OutputName": "evaluation",
+            "FilePath": "evaluation.json",
+        }
+    ]
+
+
+def test_quality_gate_reads_the_evaluation_property_file(definition: dict) -> None:
+    (condition,) = _steps(definition)["QualityGate"]["Arguments"]["Conditions"]
+    assert condition["Type"] == "LessThanOrEqualTo"
+    assert condition["LeftValue"] == {
+        "Std:JsonGet": {
+            "PropertyFile": {"Get": "Steps.Evaluate.PropertyFiles.EvaluationReport"},
+            "Path": "regression_metrics.mse.value",
+        }
+    }
+    assert condition["RightValue"] == {"Get": "Parameters.MseThreshold"}
+
+
+def test_register_metrics_uri_is_joined_from_properties(definition: dict) -> None:
+    register = _steps(definition)["Register-RegisterModel"]["Arguments"]
+    statistics = register["ModelMetrics"]["ModelQuality"]["Statistics"]
+    assert statistics["S3Uri"] == {
+        "Std:Join": {
+            "On": "/",
+            "Values": [
+                {
+                    "Get": "Steps.Evaluate.ProcessingOutputConfig.Outputs['evaluation']"
+                    ".S3Output.S3Uri"
+                },
+                "evaluation.json",
+            ],
+        }
+    }
+    container = register["InferenceSpecification"]["Containers"][0]
+    assert container["ModelDataUrl"] == {"Get": "Steps.Train.ModelArtifacts.S3ModelArtifacts"}
+    assert register["ModelApprovalStatus"] == {"Get": "Parameters.ModelApprovalStatus"}
+    assert register["ModelPackageGroupName"] == Settings().model_package_group
+
+
+def test_fail_message_names_metric_and_threshold(definition: dict) -> None:
+    message = _steps(definition)["QualityGateFailed"]["Arguments"]["ErrorMessage"]["Std:Join"]
+    refs = _refs(message)
+    assert "Parameters.MseThreshold" in refs
+    assert "Steps.Evaluate.PropertyFiles.EvaluationReport" in refs
+
+
+def test_every_parameter_is_declared_and_used(definition: dict) -> None:
+    declared = {p["Name"] for p in definition["Parameters"]}
+    assert declared == EXPECTED_PARAMETERS
+    used = {
+        ref.split(".", 1)[1] for ref in _refs(definition["Steps"]) if ref.startswith("Parameters.")
+    }
+    assert used == declared
+    defaults = {p["Name"]: p["DefaultValue"] for p in definition["Parameters"]}
+    assert defaults["MseThreshold"] == 6.0
+    assert defaults["ModelApprovalStatus"] == "PendingManualApproval"
+
+
+def test_hyperparameters_come_from_parameters(definition: dict) -> None:
+    hps = _steps(definition)["Train"]["Arguments"]["HyperParameters"]
+    for name, parameter in {
+        "max_depth": "MaxDepth",
+        "eta": "Eta",
+        "num_round": "NumRound",
+        "early_stopping_rounds": "EarlyStoppingRounds",
+    }.items():
+        assert _refs(hps[name]) == [f"Parameters.{parameter}"]
+
+
+def test_processing_scripts_get_container_paths_as_arguments(definition: dict) -> None:
+    steps = _steps(definition)
+    preprocess = steps["Preprocess"]["Arguments"]["AppSpecification"]["ContainerArguments"]
+    assert preprocess[:4] == [
+        "--input",
+        "/opt/ml/processing/input",
+        "--output-dir",
+        "/opt/ml/processing",
+    ]
+    evaluate = steps["Evaluate"]["Arguments"]["AppSpecification"]["ContainerArguments"]
+    assert "--model-dir" in evaluate and "/opt/ml/processing/model" in evaluate
+
+
+def test_code_uploaded_is_the_projects_scripts(built: tuple[str, dict[str, bytes]]) -> None:
+    definition = json.loads(built[0])
+    objects = built[1]
+    for name in ("Preprocess", "Evaluate"):
+        inputs = _steps(definition)[name]["Arguments"]["ProcessingInputs"]
+        (code,) = [i["S3Input"]["S3Uri"] for i in inputs if i["InputName"] == "code"]
+        script = code.rsplit("/", 1)[1]
+        assert objects[code] == (SCRIPTS_DIR / script).read_bytes()
+
+
+def test_caching_follows_the_setting(definition: dict) -> None:
+    cached = [s["Name"] for s in definition["Steps"] if s.get("CacheConfig", {}).get("Enabled")]
+    assert cached == ["Preprocess", "Train", "Evaluate"]
+    uncached = json.loads(_build(Settings(cache_enabled=False))[0])
+    assert all(not s.get("CacheConfig", {}).get("Enabled", False) for s in uncached["Steps"])
+
+
+def test_no_timestamps_baked_in(built: tuple[str, dict[str, bytes]]) -> None:
+    assert not re.search(r"20\d\d-\d\d-\d\d-\d\d-\d\d", built[0])
+
+
+def test_two_builds_are_byte_identical(built: tuple[str, dict[str, bytes]]) -> None:
+    assert _build(Settings())[0] == built[0]
+
+
+def test_cli_prints_the_same_definition_twice(
+    built: tuple[str, dict[str, bytes]], tmp_path, clean_aws_env
+) -> None:
+    out = tmp_path / "definition.json"
+    first = subprocess.run(
+        [sys.executable, "-m", "mlops.cli", "definition"],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=clean_aws_env,
+    )
+    subprocess.run(
+        [sys.executable, "-m", "mlops.cli", "definition", "--out", str(out)],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=clean_aws_env,
+    )
+    assert first.stdout == out.read_text()
+    assert first.stdout.rstrip("\n") == built[0]
