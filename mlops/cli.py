@@ -12,14 +12,11 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from mlops.aws import connect
+from mlops.errors import UsageError
 from mlops.files import write_atomic
-from mlops.settings import Settings
+from mlops.settings import DEFAULT_DATA, Settings
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
-
-
-class UsageError(Exception):
-    """Input rejected before anything ran; the message is the one line the user sees."""
 
 
 def cmd_definition(args: argparse.Namespace, settings: Settings) -> int:
@@ -31,6 +28,19 @@ def cmd_definition(args: argparse.Namespace, settings: Settings) -> int:
         definition = build_definition(settings, target)
     _emit(definition, args.out)
     return EXIT_OK
+
+
+def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
+    """Run the pipeline (and, without --pipeline-only, the whole workflow) locally."""
+    from mlops.run import RunRequest, check_data, new_run_id, run_pipeline_only
+
+    request = RunRequest(
+        data=check_data(args.data),
+        params=args.param,
+        runs_dir=args.runs_dir,
+        run_id=new_run_id(),
+    )
+    return run_pipeline_only(request, settings)
 
 
 def _emit(text: str, out: Path | None) -> None:
@@ -65,6 +75,27 @@ def build_parser() -> argparse.ArgumentParser:
     definition.add_argument("--out", type=Path, help="write to FILE instead of stdout")
     _add_target_flag(definition)
     definition.set_defaults(func=cmd_definition)
+
+    run = sub.add_parser(
+        "run",
+        help="run the pipeline on this machine against the embedded local AWS",
+        description="Run the job locally, offline, in seconds; writes runs/<run-id>/.",
+    )
+    run.add_argument(
+        "--data", type=Path, default=DEFAULT_DATA, help="raw CSV (default: bundled Abalone)"
+    )
+    run.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="override a pipeline parameter (repeatable), e.g. --param MseThreshold=5.5",
+    )
+    run.add_argument("--runs-dir", type=Path, default=Path("runs"), help="default: ./runs")
+    run.add_argument(
+        "--pipeline-only", action="store_true", help="run the SageMaker pipeline alone"
+    )
+    run.set_defaults(func=cmd_run)
     return parser
 
 

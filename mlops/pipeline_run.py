@@ -1,0 +1,141 @@
+"""Drive one SageMaker pipeline execution through the API: upload, upsert, start, watch.
+
+Everything here is plain SageMaker and S3 API calls, so the same code drives the embedded local
+AWS and a real account.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from mlops.progress import StepReport
+from mlops.settings import Settings
+
+TERMINAL = {"Succeeded", "Failed", "Stopped"}
+#: ClientRequestToken must be 32 to 128 characters.
+_TOKEN_LENGTH = 32
+
+
+def upload_data(s3: Any, bucket: str, settings: Settings, path: Path) -> str:
+    """Upload under a content-addressed key, so new data never hits a stale step cache."""
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    key = settings.prefix("input", digest.hexdigest()[:16], path.name)
+    s3.upload_file(str(path), bucket, key)
+    return f"s3://{bucket}/{key}"
+
+
+def upsert_pipeline(sagemaker: Any, settings: Settings, definition: str) -> bool:
+    """Create or update the pipeline; returns False when the stored definition is the same."""
+    try:
+        current = sagemaker.describe_pipeline(PipelineName=settings.pipeline_name)
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] not in {"ResourceNotFound", "ValidationException"}:
+            raise
+        sagemaker.create_pipeline(
+            PipelineName=settings.pipeline_name,
+            PipelineDefinition=definition,
+            RoleArn=settings.role_arn,
+        )
+        return True
+    if current.get("PipelineDefinition") == definition:
+        return False
+    sagemaker.update_pipeline(
+        PipelineName=settings.pipeline_name,
+        PipelineDefinition=definition,
+        RoleArn=settings.role_arn,
+    )
+    return True
+
+
+def start_execution(
+    sagemaker: Any, settings: Settings, run_id: str, parameters: Mapping[str, str]
+) -> str:
+    """Start with an idempotency token derived from the run id."""
+    token = hashlib.sha256(run_id.encode()).hexdigest()[:_TOKEN_LENGTH]
+    response = sagemaker.start_pipeline_execution(
+        PipelineName=settings.pipeline_name,
+        PipelineExecutionDisplayName=run_id.replace("_", "-"),
+        PipelineParameters=[{"Name": k, "Value": v} for k, v in parameters.items()],
+        ClientRequestToken=token,
+    )
+    return response["PipelineExecutionArn"]
+
+
+@dataclass
+class PipelineOutcome:
+    """How an execution ended, with its steps as ListPipelineExecutionSteps reported them."""
+
+    execution_arn: str
+    status: str
+    failure_reason: str | None
+    steps: list[dict[str, Any]] = field(default_factory=list)
+
+    def reports(self, step_types: Mapping[str, str]) -> list[StepReport]:
+        return [step_report(step, step_types) for step in self.steps]
+
+    def step(self, name: str) -> dict[str, Any] | None:
+        return next((s for s in self.steps if s["StepName"] == name), None)
+
+
+def step_report(step: Mapping[str, Any], step_types: Mapping[str, str]) -> StepReport:
+    start, end = step.get("StartTime"), step.get("EndTime")
+    return StepReport(
+        name=step["StepName"],
+        type=step_types.get(step["StepName"], "?"),
+        status=step.get("StepStatus", "Starting"),
+        seconds=round((end - start).total_seconds(), 3) if start and end else None,
+        cache_hit=bool(step.get("CacheHitResult")),
+    )
+
+
+def list_steps(sagemaker: Any, execution_arn: str) -> list[dict[str, Any]]:
+    return sagemaker.list_pipeline_execution_steps(
+        PipelineExecutionArn=execution_arn, SortOrder="Ascending"
+    )["PipelineExecutionSteps"]
+
+
+def watch(
+    sagemaker: Any,
+    execution_arn: str,
+    on_steps: Callable[[list[dict[str, Any]]], None],
+    poll_seconds: float = 0.2,
+) -> PipelineOutcome:
+    """Poll until the execution ends, reporting the steps after every poll."""
+    while True:
+        described = sagemaker.describe_pipeline_execution(PipelineExecutionArn=execution_arn)
+        steps = list_steps(sagemaker, execution_arn)
+        on_steps(steps)
+        status = described["PipelineExecutionStatus"]
+        if status in TERMINAL:
+            return PipelineOutcome(execution_arn, status, described.get("FailureReason"), steps)
+        time.sleep(poll_seconds)
+
+
+def step_types(definition: Mapping[str, Any]) -> dict[str, str]:
+    """Step name to type, branches included."""
+    types: dict[str, str] = {}
+
+    def walk(steps: list[dict[str, Any]]) -> None:
+        for step in steps:
+            types[step["Name"]] = step["Type"]
+            if step["Type"] == "Condition":
+                walk(step["Arguments"].get("IfSteps", []))
+                walk(step["Arguments"].get("ElseSteps", []))
+
+    walk(list(definition.get("Steps", [])))
+    return types
+
+
+def split_s3_uri(uri: str) -> tuple[str, str]:
+    bucket, _, key = uri.removeprefix("s3://").partition("/")
+    return bucket, key
