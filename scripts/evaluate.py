@@ -1,0 +1,232 @@
+"""Score the trained model on the held-out test split and write evaluation.json.
+
+Runs as the SageMaker Processing step after training (XGBoost 3.0-5 container) and, unchanged,
+on a laptop:
+
+    python scripts/evaluate.py --model-dir model/ --test-dir out/test --output-dir eval/
+
+evaluation.json has SageMaker's model-quality shape, which both the pipeline's quality gate
+(JsonGet on regression_metrics.mse.value) and the model registry read:
+
+    {"regression_metrics": {"mse": {"value": v, "standard_deviation": s}, "rmse": ..,
+     "mae": .., "r2": ..}, "test_rows": n, "bootstrap": {"resamples": b, "seed": k}}
+
+standard_deviation is the bootstrap standard error of each metric: the metric is recomputed on
+`--bootstrap-resamples` resamples (with replacement) of the test rows drawn from a seeded
+generator, and the standard deviation of those values is reported. It says how much the score
+depends on which rows happened to land in the test split, which is what matters when comparing
+a model against a fixed threshold.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tarfile
+from pathlib import Path, PurePosixPath
+
+import numpy as np
+import pandas as pd
+import xgboost as xgb
+
+MODEL_ARCHIVE = "model.tar.gz"
+MODEL_FILE = "xgboost-model"
+#: Upper bound on indices held in memory at once while bootstrapping (~16 MB of int64).
+BOOTSTRAP_CHUNK = 2_000_000
+
+
+class EvaluationError(Exception):
+    """A problem with the model or the test data; its message is the one line shown."""
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """Command line; defaults are the SageMaker Processing container paths."""
+    parser = argparse.ArgumentParser(prog="evaluate.py", description=__doc__.split("\n")[0])
+    parser.add_argument(
+        "--model-dir", default="/opt/ml/processing/model", help=f"directory holding {MODEL_ARCHIVE}"
+    )
+    parser.add_argument(
+        "--test-dir", default="/opt/ml/processing/test", help="headerless CSV files, target first"
+    )
+    parser.add_argument("--output-dir", default="/opt/ml/processing/evaluation")
+    parser.add_argument("--bootstrap-resamples", type=int, default=200)
+    parser.add_argument("--seed", type=int, default=0, help="seed of the bootstrap")
+    args = parser.parse_args(argv)
+    if args.bootstrap_resamples < 2:
+        parser.error("--bootstrap-resamples must be at least 2")
+    return args
+
+
+def _unsafe(member: tarfile.TarInfo) -> bool:
+    """True for members that could write outside the extraction directory."""
+    name = PurePosixPath(member.name)
+    return (
+        name.is_absolute()
+        or member.name.startswith("\\")
+        or ".." in name.parts
+        or member.issym()
+        or member.islnk()
+        or member.isdev()
+    )
+
+
+def load_model(model_dir: str) -> xgb.Booster:
+    """The Booster inside model.tar.gz, read straight from the archive.
+
+    Nothing is extracted to disk; the archive is still refused if any member is an absolute
+    path, climbs out with '..', or is a link or device, since such an archive was not written by
+    SageMaker and should not be trusted.
+    """
+    archive = Path(model_dir) / MODEL_ARCHIVE
+    if not archive.is_file():
+        raise EvaluationError(
+            f"{archive}: model archive not found (expected the training "
+            f"job's {MODEL_ARCHIVE} in {model_dir})"
+        )
+    try:
+        with tarfile.open(archive, "r:gz") as tar:
+            members = tar.getmembers()
+            unsafe = [m.name for m in members if _unsafe(m)]
+            if unsafe:
+                raise EvaluationError(
+                    f"{archive}: unsafe member {unsafe[0]!r} (expected "
+                    "relative paths without '..' and no links)"
+                )
+            model = [
+                m for m in members if m.isfile() and PurePosixPath(m.name).parts == (MODEL_FILE,)
+            ]
+            if not model:
+                raise EvaluationError(
+                    f"{archive}: no {MODEL_FILE} in the archive (expected {MODEL_FILE} at its root)"
+                )
+            handle = tar.extractfile(model[0])
+            assert handle is not None  # isfile() members always have a file object
+            raw = handle.read()
+    except (tarfile.TarError, OSError, EOFError) as error:
+        raise EvaluationError(f"{archive}: not a readable gzip tar archive ({error})") from None
+    booster = xgb.Booster()
+    try:
+        booster.load_model(bytearray(raw))
+    except xgb.core.XGBoostError:
+        raise EvaluationError(f"{archive}: {MODEL_FILE} is not an XGBoost model") from None
+    return booster
+
+
+def read_test(test_dir: str) -> tuple[np.ndarray, np.ndarray]:
+    """Labels and features of every *.csv in the test directory (sorted by name)."""
+    path = Path(test_dir)
+    if not path.is_dir():
+        raise EvaluationError(f"{path}: test directory does not exist")
+    blocks = []
+    for file in sorted(p for p in path.glob("*.csv") if p.is_file()):
+        try:
+            blocks.append(pd.read_csv(file, header=None, dtype=np.float32).to_numpy())
+        except pd.errors.EmptyDataError:
+            continue
+        except (ValueError, pd.errors.ParserError) as error:
+            raise EvaluationError(
+                f"{file}: expected numbers only, target first ({' '.join(str(error).split())})"
+            ) from None
+        if blocks[-1].shape[1] != blocks[0].shape[1]:
+            raise EvaluationError(
+                f"{file}: {blocks[-1].shape[1]} columns (expected "
+                f"{blocks[0].shape[1]}, as in the first test file)"
+            )
+    if not blocks or sum(len(b) for b in blocks) == 0:
+        raise EvaluationError(
+            f"{path}: test set is empty (expected headerless CSV files "
+            "with at least one row, target first)"
+        )
+    data = np.concatenate(blocks) if len(blocks) > 1 else blocks[0]
+    return data[:, 0].astype(np.float64), data[:, 1:]
+
+
+def _metrics(y: np.ndarray, error: np.ndarray) -> dict[str, np.ndarray]:
+    """Metrics along the last axis (so one call scores many bootstrap resamples at once)."""
+    mse = np.mean(error**2, axis=-1)
+    total = np.sum((y - y.mean(axis=-1, keepdims=True)) ** 2, axis=-1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r2 = 1.0 - np.sum(error**2, axis=-1) / total
+    return {"mse": mse, "rmse": np.sqrt(mse), "mae": np.mean(np.abs(error), axis=-1), "r2": r2}
+
+
+def evaluate(y: np.ndarray, predictions: np.ndarray, resamples: int, seed: int) -> dict:
+    """Point metrics on all rows and their bootstrap standard deviations."""
+    error = predictions - y
+    point = _metrics(y, error)
+    rng = np.random.default_rng(seed)
+    n = len(y)
+    per_chunk = max(1, BOOTSTRAP_CHUNK // n)
+    samples: dict[str, list[np.ndarray]] = {name: [] for name in point}
+    for start in range(0, resamples, per_chunk):
+        index = rng.integers(0, n, size=(min(per_chunk, resamples - start), n))
+        for name, values in _metrics(y[index], error[index]).items():
+            samples[name].append(values)
+    regression = {}
+    for name, value in point.items():
+        spread = np.concatenate(samples[name])
+        regression[name] = {
+            "value": _number(value),
+            "standard_deviation": _number(np.std(spread[np.isfinite(spread)], ddof=1)),
+        }
+    return {
+        "regression_metrics": regression,
+        "test_rows": n,
+        "bootstrap": {"resamples": resamples, "seed": seed},
+    }
+
+
+def _number(value: np.floating) -> float | None:
+    """A JSON-safe float: None (null) where the metric is undefined, e.g. r2 of constant y."""
+    value = float(value)
+    return value if np.isfinite(value) else None
+
+
+def _show(value: float | None) -> str:
+    return "undefined" if value is None else f"{value:.4f}"
+
+
+def write_report(output_dir: str, report: dict) -> Path:
+    """Write evaluation.json atomically so a reader never sees half a file."""
+    directory = Path(output_dir)
+    directory.mkdir(parents=True, exist_ok=True)
+    target = directory / "evaluation.json"
+    temporary = directory / f".evaluation.json.{os.getpid()}.tmp"
+    try:
+        temporary.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+        os.replace(temporary, target)
+    finally:
+        temporary.unlink(missing_ok=True)
+    return target
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Load, predict, score, write; a bad model or test set is one stderr line and exit 1."""
+    args = parse_args(argv)
+    try:
+        booster = load_model(args.model_dir)
+        y, x = read_test(args.test_dir)
+        if x.shape[1] != booster.num_features():
+            raise EvaluationError(
+                f"{args.test_dir}: {x.shape[1]} feature columns (expected "
+                f"{booster.num_features()}, as the model was trained)"
+            )
+    except EvaluationError as error:
+        print(f"evaluate.py: error: {error}", file=sys.stderr)
+        return 1
+    predictions = booster.predict(xgb.DMatrix(x)).astype(np.float64)
+    report = evaluate(y, predictions, args.bootstrap_resamples, args.seed)
+    path = write_report(args.output_dir, report)
+    metrics = report["regression_metrics"]
+    shown = ", ".join(
+        f"{name} {_show(m['value'])} (sd {_show(m['standard_deviation'])})"
+        for name, m in metrics.items()
+    )
+    print(f"evaluate.py: {len(y)} test rows -> {shown}; wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
