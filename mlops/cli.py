@@ -43,6 +43,68 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     return run_pipeline_only(request, settings)
 
 
+def cmd_template(args: argparse.Namespace, settings: Settings) -> int:
+    """Print (or write) the CloudFormation template of the workflow stack, or with --ci the CI's."""
+    from deploy.commands import render_template
+
+    _emit(render_template(settings, ci=args.ci), args.out)
+    return EXIT_OK
+
+
+def cmd_upsert(args: argparse.Namespace, settings: Settings) -> int:
+    """Create or update the SageMaker pipeline (what CodeBuild runs on every push)."""
+    from deploy.commands import upsert
+
+    return _deploy_errors(args, lambda: upsert(settings, args.role_arn, args.local, sys.stdout))
+
+
+def cmd_deploy(args: argparse.Namespace, settings: Settings) -> int:
+    """Zip and upload the approval function, then create or update the workflow stack."""
+    from deploy.commands import default_stack_name, deploy
+
+    return _deploy_errors(
+        args,
+        lambda: deploy(
+            settings,
+            args.stack_name or default_stack_name(settings),
+            args.role_arn,
+            args.deploy_role_arn,
+            args.parameter,
+            args.local,
+            sys.stdout,
+        ),
+    )
+
+
+def cmd_start(args: argparse.Namespace, settings: Settings) -> int:
+    """Start the deployed workflow; --follow prints its states until it ends."""
+    from deploy.commands import default_stack_name, start
+
+    return _deploy_errors(
+        args,
+        lambda: start(
+            settings,
+            args.stack_name or default_stack_name(settings),
+            args.state_machine_arn,
+            args.param,
+            args.follow,
+            args.local,
+            sys.stdout,
+        ),
+    )
+
+
+def _deploy_errors(args: argparse.Namespace, run: Callable[[], int]) -> int:
+    """AWS refused or a deployment failed: one line on stderr, exit 1."""
+    from deploy.stack import DeployError
+
+    try:
+        return run()
+    except DeployError as exc:
+        print(f"mlops {args.command}: error: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+
+
 def _emit(text: str, out: Path | None) -> None:
     if out is None:
         sys.stdout.write(text + "\n")
@@ -96,6 +158,78 @@ def build_parser() -> argparse.ArgumentParser:
         "--pipeline-only", action="store_true", help="run the SageMaker pipeline alone"
     )
     run.set_defaults(func=cmd_run)
+
+    template = sub.add_parser(
+        "template", help="print the CloudFormation template of the workflow stack (or the CI's)"
+    )
+    template.add_argument("--out", type=Path, help="write to FILE instead of stdout")
+    template.add_argument(
+        "--ci", action="store_true", help="the CI stack (CodeBuild) instead of the workflow's"
+    )
+    template.set_defaults(func=cmd_template)
+
+    upsert = sub.add_parser(
+        "upsert",
+        help="create or update the SageMaker pipeline on AWS",
+        description="Build the pipeline definition and create or update the pipeline; "
+        "prints created, updated or unchanged.",
+    )
+    upsert.add_argument(
+        "--role-arn",
+        help="SageMaker execution role (default: $SAGEMAKER_ROLE_ARN, then $MLOPS_ROLE_ARN)",
+    )
+    _add_target_flag(upsert)
+    upsert.set_defaults(func=cmd_upsert)
+
+    deploy = sub.add_parser(
+        "deploy",
+        help="deploy the workflow stack (state machine, approval function, schedule)",
+        description="Upload the approval function's zip and create or update the stack "
+        "through a change set; an unchanged stack is success.",
+    )
+    deploy.add_argument(
+        "--stack-name", help="CloudFormation stack (default: $STACK_NAME, then <project>-mlops)"
+    )
+    deploy.add_argument(
+        "--role-arn",
+        help="SageMaker execution role (default: $SAGEMAKER_ROLE_ARN, then $MLOPS_ROLE_ARN)",
+    )
+    deploy.add_argument(
+        "--deploy-role-arn",
+        help="role CloudFormation deploys with (default: $DEPLOY_ROLE_ARN, else your own)",
+    )
+    deploy.add_argument(
+        "--parameter",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="template parameter (repeatable), e.g. --parameter 'ScheduleExpression=rate(1 day)'",
+    )
+    _add_target_flag(deploy)
+    deploy.set_defaults(func=cmd_deploy)
+
+    start = sub.add_parser(
+        "start",
+        help="start an execution of the deployed workflow",
+        description="Start the state machine of the deployed stack with a unique name.",
+    )
+    start.add_argument(
+        "--stack-name",
+        help="stack whose StateMachineArn output to use (default: as for deploy)",
+    )
+    start.add_argument("--state-machine-arn", help="start this state machine instead")
+    start.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="override a pipeline parameter (repeatable), e.g. --param MseThreshold=5.5",
+    )
+    start.add_argument(
+        "--follow", action="store_true", help="print state transitions until the execution ends"
+    )
+    _add_target_flag(start)
+    start.set_defaults(func=cmd_start)
     return parser
 
 

@@ -20,7 +20,7 @@ from typing import Any
 
 from mlops import pipeline_run
 from mlops.aws import Target, connect
-from mlops.definition import build_definition
+from mlops.definition import cached_definition, default_cache_dir
 from mlops.errors import UsageError
 from mlops.files import write_atomic
 from mlops.params import parse_params
@@ -76,7 +76,7 @@ def _run_pipeline_only(
             workspace=Path(work), cache_dir=request.runs_dir / ".cache"
         )
         with connect(settings.region, local=True, executor=executor) as target:
-            definition_text = build_definition(settings, target)
+            definition_text = cached_definition(settings, target, default_cache_dir())
             definition = json.loads(definition_text)
             overrides = parse_params(request.params, definition)
             outcome = _execute(target, settings, request, definition_text, overrides, progress)

@@ -1,0 +1,313 @@
+"""The walk: one pipeline execution, step by step, reported as ListPipelineExecutionSteps shows it.
+
+Everything that can be checked without running anything (step types, references, cycles,
+parameters) is checked first, so a definition the executor cannot run fails before any job
+starts. Steps then run one at a time in dependency order; each step's entry in `run.steps` is
+updated in place, so a poller sees Executing, then Succeeded or Failed, live.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import sys
+import traceback
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+from localaws.executor import conditions, s3files
+from localaws.executor.cache import (
+    StepCache,
+    cache_key,
+    code_digest,
+    code_uris,
+    parse_duration,
+)
+from localaws.executor.errors import DefinitionError, StepFailed, fit_reason
+from localaws.executor.expressions import Scope, render, resolve, resolve_parameters
+from localaws.executor.jobs import StepContext, StepOutcome, job_name
+from localaws.executor.plan import PlannedStep, plan
+from localaws.executor.processing import run_processing
+from localaws.executor.registry import register_model
+from localaws.executor.training import run_training
+from localaws.pipeline_seam import PipelineFailed, PipelineRun
+
+#: Runners of the steps that start a job, and the execution variable naming that job.
+_JOBS: dict[str, tuple[Callable[[StepContext], StepOutcome], str]] = {
+    "Processing": (run_processing, "ProcessingJobName"),
+    "Training": (run_training, "TrainingJobName"),
+}
+_CLIENT_CONFIG = Config(
+    connect_timeout=10,
+    read_timeout=300,
+    retries={"max_attempts": 3, "mode": "standard"},
+    s3={"addressing_style": "path"},
+)
+
+
+class FailStepReached(StepFailed):
+    """A Fail step ran: its ErrorMessage is the execution's FailureReason, verbatim."""
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class LocalPipelineExecutor:
+    """Runs SageMaker pipeline definitions on this machine; the `executor` of `local_aws()`.
+
+    Per execution it works in `workspace/<execution id>/`: `steps/<Step>/opt/ml/...` (the
+    jobs' container folders), `logs/<Step>.log` (a header with the resolved command and
+    paths, then the job's stdout+stderr) and `timings.json`. `cache_dir` holds the step cache
+    across local AWS sessions; None turns caching off. `python` runs the job scripts in place
+    of the image's `python3`; `step_timeout` caps any job's run time in seconds.
+    """
+
+    def __init__(
+        self,
+        workspace: Path,
+        cache_dir: Path | None = None,
+        python: str = sys.executable,
+        step_timeout: float = 3600.0,
+    ) -> None:
+        self.workspace = Path(workspace)
+        self.cache = StepCache(Path(cache_dir)) if cache_dir is not None else None
+        self.python = python
+        self.step_timeout = step_timeout
+
+    def __call__(self, run: PipelineRun) -> None:
+        """Run one execution; raises PipelineFailed with the FailureReason if it fails."""
+        _Execution(self, run).run()
+
+
+class _Execution:
+    """The state of one execution while it runs."""
+
+    def __init__(self, executor: LocalPipelineExecutor, run: PipelineRun) -> None:
+        self.executor = executor
+        self.run_ = run
+        self.execution_id = run.execution_arn.rsplit("/", 1)[-1]
+        self.folder = executor.workspace / self.execution_id
+        self.started = utcnow()
+        region = run.execution_arn.split(":")[3] or None
+        session = boto3.session.Session(region_name=region)
+        self.s3 = session.client("s3", config=_CLIENT_CONFIG)
+        self.sagemaker = session.client("sagemaker", config=_CLIENT_CONFIG)
+        self.scope = Scope(
+            execution={
+                "PipelineExecutionId": self.execution_id,
+                "PipelineExecutionArn": run.execution_arn,
+                "PipelineName": run.pipeline_name,
+                "PipelineArn": run.execution_arn.split("/execution/")[0],
+                "StartDateTime": _timestamp(self.started),
+                "CurrentDateTime": lambda: _timestamp(utcnow()),
+            },
+            read_json=lambda uri: s3files.read_json_object(self.s3, uri),
+        )
+
+    def run(self) -> None:
+        (self.folder / "logs").mkdir(parents=True, exist_ok=True)
+        what = "pipeline definition"
+        try:
+            steps = plan(self.run_.definition)
+            what = "pipeline parameters"
+            self.scope.parameters = resolve_parameters(
+                self.run_.definition.get("Parameters") or [], self.run_.parameters
+            )
+        except DefinitionError as exc:
+            reason = fit_reason(f"Invalid {what}: {exc}")
+            (self.folder / "logs" / "execution.log").write_text(reason + "\n", encoding="utf-8")
+            raise PipelineFailed(reason) from None
+        self._write_json("parameters.json", self.scope.parameters)
+        skipped: set[str] = set()
+        outcomes: dict[str, bool] = {}
+        try:
+            for step in steps:
+                branch_not_taken = (
+                    step.branch and outcomes.get(step.branch[0]) is not step.branch[1]
+                )
+                if branch_not_taken or step.needs & skipped:
+                    skipped.add(step.name)
+                else:
+                    outcome = self._run_step(step)
+                    if outcome.branch is not None:
+                        outcomes[step.name] = outcome.branch
+        finally:
+            self._write_timings()
+
+    # --- one step ---------------------------------------------------------------------
+
+    def _run_step(self, step: PlannedStep) -> StepOutcome:
+        entry: dict[str, Any] = {
+            "StepName": step.name,
+            "StepStatus": "Executing",
+            "StartTime": utcnow(),
+            "AttemptCount": 1,
+            "Metadata": {},
+        }
+        if step.spec.get("DisplayName"):
+            entry["StepDisplayName"] = step.spec["DisplayName"]
+        if step.spec.get("Description"):
+            entry["StepDescription"] = step.spec["Description"]
+        self.run_.steps.append(entry)
+        log = self.folder / "logs" / f"{step.name}.log"
+        try:
+            outcome = self._outcome(step, entry, log)
+        except FailStepReached as exc:
+            message = str(exc)
+            self._finish(entry, "Failed", {"Fail": {"ErrorMessage": message}}, message)
+            raise PipelineFailed(message) from None
+        except StepFailed as exc:
+            self._finish(entry, "Failed", entry["Metadata"], str(exc))
+            raise PipelineFailed(str(exc)) from None
+        except (ClientError, BotoCoreError) as exc:
+            reason = fit_reason(f"Step {step.name}: AWS call failed: {exc}")
+            self._finish(entry, "Failed", entry["Metadata"], reason)
+            raise PipelineFailed(reason) from None
+        except Exception as exc:  # a bug here must still end the execution, with a reason
+            with log.open("a", encoding="utf-8") as out:
+                out.write(traceback.format_exc())
+            reason = fit_reason(f"Step {step.name}: {type(exc).__name__}: {exc}")
+            self._finish(entry, "Failed", entry["Metadata"], reason)
+            raise PipelineFailed(reason) from None
+        self.scope.steps[step.name] = outcome.properties
+        self._finish(entry, "Succeeded", outcome.metadata, None)
+        return outcome
+
+    def _finish(
+        self, entry: dict[str, Any], status: str, metadata: dict[str, Any], reason: str | None
+    ) -> None:
+        update: dict[str, Any] = {"StepStatus": status, "EndTime": utcnow(), "Metadata": metadata}
+        if reason is not None:
+            update["FailureReason"] = reason
+        entry.update(update)
+        self._write_timings()
+
+    def _outcome(self, step: PlannedStep, entry: dict[str, Any], log: Path) -> StepOutcome:
+        if step.type == "Condition":
+            return self._condition(step, log)
+        if step.type == "Fail":
+            message = render(resolve(step.arguments.get("ErrorMessage", ""), self.scope))
+            _append(log, f"# {step.name} (Fail)\n# ErrorMessage: {message}\n")
+            raise FailStepReached(message or f"Fail step {step.name} reached")
+        if step.type == "RegisterModel":
+            return register_model(self._context(step, resolve(step.arguments, self.scope), log))
+        runner, job_variable = _JOBS[step.type]
+        job = job_name(self.execution_id, step.name, self.run_.execution_arn)
+        scope = replace(self.scope, execution={**self.scope.execution, job_variable: job})
+        context = self._context(step, resolve(step.arguments, scope), log)
+        return self._cached(step, context, runner, entry)
+
+    def _condition(self, step: PlannedStep, log: Path) -> StepOutcome:
+        specs = step.arguments["Conditions"]
+        holds = conditions.all_hold(specs, lambda value: resolve(value, self.scope))
+        lines = [f"# {step.name} (Condition)"]
+        for spec in specs:
+            resolved = {k: resolve(v, self.scope) for k, v in spec.items() if k != "Type"}
+            lines.append(f"# {spec.get('Type')} {json.dumps(resolved, default=str)}")
+        lines.append(f"# Outcome: {holds} -> {'IfSteps' if holds else 'ElseSteps'}")
+        _append(log, "\n".join(lines) + "\n")
+        outcome = "True" if holds else "False"
+        return StepOutcome(
+            properties={"Outcome": holds},
+            metadata={"Condition": {"Outcome": outcome}},
+            branch=holds,
+        )
+
+    def _context(self, step: PlannedStep, arguments: dict[str, Any], log: Path) -> StepContext:
+        return StepContext(
+            name=step.name,
+            type=step.type,
+            arguments=arguments,
+            spec=step.spec,
+            execution_arn=self.run_.execution_arn,
+            execution_id=self.execution_id,
+            work=self.folder / "steps" / step.name,
+            log=log,
+            s3=self.s3,
+            sagemaker=self.sagemaker,
+            python=self.executor.python,
+            timeout=self.executor.step_timeout,
+        )
+
+    # --- caching ------------------------------------------------------------------------
+
+    def _cached(
+        self,
+        step: PlannedStep,
+        context: StepContext,
+        runner: Callable[[StepContext], StepOutcome],
+        entry: dict[str, Any],
+    ) -> StepOutcome:
+        config = step.spec.get("CacheConfig") or {}
+        cache = self.executor.cache
+        if cache is None or config.get("Enabled") is not True:
+            return runner(context)
+        code = [code_digest(self.s3, uri) for uri in code_uris(step.type, context.arguments)]
+        key = cache_key(self.run_.pipeline_name, step.name, step.type, context.arguments, code)
+        expire = parse_duration(config["ExpireAfter"]) if config.get("ExpireAfter") else None
+        hit = cache.lookup(key, expire, utcnow())
+        if hit is not None:
+            cache.restore(hit, self.s3, self.sagemaker)
+            entry["CacheHitResult"] = {"SourcePipelineExecutionArn": hit.source_execution_arn}
+            _append(
+                context.log,
+                f"# {step.name} ({step.type}): cache hit, key {key}\n"
+                f"# reused the outputs of {hit.source_execution_arn} ({hit.record['CreatedAt']})\n",
+            )
+            return hit.outcome()
+        outcome = runner(context)
+        try:
+            cache.store(key, step.name, step.type, outcome, self.run_.execution_arn, utcnow())
+            _append(context.log, f"# cached as {key}\n")
+        except OSError as exc:  # a full disk must not fail a step that succeeded
+            _append(context.log, f"# not cached: {exc}\n")
+        return outcome
+
+    # --- records ------------------------------------------------------------------------
+
+    def _write_timings(self) -> None:
+        steps = []
+        for entry in list(self.run_.steps):
+            start, end = entry.get("StartTime"), entry.get("EndTime")
+            steps.append(
+                {
+                    "StepName": entry["StepName"],
+                    "StepStatus": entry.get("StepStatus"),
+                    "StartTime": start.isoformat() if start else None,
+                    "EndTime": end.isoformat() if end else None,
+                    "Seconds": round((end - start).total_seconds(), 3) if start and end else None,
+                    "CacheHit": "CacheHitResult" in entry,
+                }
+            )
+        self._write_json(
+            "timings.json",
+            {
+                "PipelineExecutionArn": self.run_.execution_arn,
+                "StartTime": self.started.isoformat(),
+                "Steps": steps,
+            },
+        )
+
+    def _write_json(self, name: str, document: Any) -> None:
+        path = self.folder / name
+        temporary = path.with_name(f".{name}.tmp")
+        temporary.write_text(json.dumps(document, indent=2, default=str) + "\n", encoding="utf-8")
+        os.replace(temporary, path)
+
+
+def _append(log: Path, text: str) -> None:
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("a", encoding="utf-8") as out:
+        out.write(text)
+
+
+def _timestamp(moment: dt.datetime) -> str:
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")

@@ -1,0 +1,250 @@
+"""A Training step in script mode, the way the SageMaker training toolkit starts user code.
+
+Channels are copied to /opt/ml/input/data/<channel>, `sagemaker_submit_directory` is unpacked
+into /opt/ml/code, `sagemaker_program` runs with the user hyperparameters as `--name value`
+and the SM_* environment, and /opt/ml/model leaves as model.tar.gz under
+<S3OutputPath>/<job name>/output/, which becomes ModelArtifacts.S3ModelArtifacts.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from localaws.executor import archives, s3files
+from localaws.executor.containers import (
+    Sandbox,
+    job_environment,
+    run_logged,
+    write_header,
+)
+from localaws.executor.errors import StepFailed
+from localaws.executor.expressions import render
+from localaws.executor.jobs import Artifact, StepContext, StepOutcome, max_runtime, record_job
+
+CREATE = "CreateTrainingJob"
+HOST = "algo-1"
+RESERVED_PREFIX = "sagemaker_"
+MODEL_DIR = "/opt/ml/model"
+INPUT_DIR = "/opt/ml/input"
+OUTPUT_DIR = "/opt/ml/output"
+CODE_DIR = "/opt/ml/code"
+
+
+def decode_hyperparameter(value: str) -> Any:
+    """The SDK JSON-encodes some values ('"train.py"'); the toolkit reads them as JSON if it can."""
+    try:
+        return json.loads(value)
+    except ValueError:
+        return value
+
+
+def command_line(hyperparameters: dict[str, Any]) -> list[str]:
+    """`--name value` pairs in name order, values as the toolkit prints them."""
+    arguments: list[str] = []
+    for name in sorted(hyperparameters):
+        value = hyperparameters[name]
+        if isinstance(value, dict):
+            text = ",".join(f"{k}={v}" for k, v in sorted(value.items()))
+        else:
+            text = "" if value is None else str(value)
+        arguments += [f"--{name}" if len(name) > 1 else f"-{name}", text]
+    return arguments
+
+
+def run_training(ctx: StepContext) -> StepOutcome:
+    """Run one Training step; raises StepFailed with a readable reason."""
+    args = ctx.arguments
+    encoded = {k: render(v) for k, v in (args.get("HyperParameters") or {}).items()}
+    decoded = {k: decode_hyperparameter(v) for k, v in encoded.items()}
+    program, submit = decoded.get("sagemaker_program"), decoded.get("sagemaker_submit_directory")
+    if not program or not submit:
+        raise StepFailed(
+            f"Step {ctx.name}: only script mode runs locally (hyperparameters "
+            "sagemaker_program and sagemaker_submit_directory); a built-in algorithm needs "
+            "its container"
+        )
+    mode = (args.get("AlgorithmSpecification") or {}).get("TrainingInputMode", "File")
+    channels = [_channel(ctx.name, item, mode) for item in args.get("InputDataConfig") or []]
+    output_path = render((args.get("OutputDataConfig") or {}).get("S3OutputPath", ""))
+    s3files.split_uri(output_path)
+    request = {**args, "TrainingJobName": ctx.job_name, "HyperParameters": encoded}
+    arn = record_job(ctx.sagemaker, CREATE, request)
+    model_uri = f"{output_path.rstrip('/')}/{ctx.job_name}/output/model.tar.gz"
+
+    sandbox = Sandbox(ctx.work)
+    code, model, output_data = (
+        sandbox.local(CODE_DIR),
+        sandbox.local(MODEL_DIR),
+        sandbox.local(f"{OUTPUT_DIR}/data"),
+    )
+    channel_dirs = {name: f"{INPUT_DIR}/data/{name}" for name, _ in channels}
+    for name, uri in channels:
+        s3files.download(ctx.s3, uri, sandbox.local(channel_dirs[name]))
+    _unpack_code(ctx, str(submit), code)
+    for folder in (model, output_data):
+        folder.mkdir(parents=True, exist_ok=True)
+    script = s3files.safe_join(code, str(program))
+    if not script.is_file():
+        raise StepFailed(f"Step {ctx.name}: {program} is not in {submit}")
+
+    user = {k: v for k, v in decoded.items() if not k.startswith(RESERVED_PREFIX)}
+    command = [
+        *([ctx.python] if script.suffix == ".py" else []),
+        str(script),
+        *command_line(user),
+    ]
+    path_map = sandbox.path_map(
+        [MODEL_DIR, INPUT_DIR, OUTPUT_DIR, f"{OUTPUT_DIR}/data", CODE_DIR, *channel_dirs.values()]
+    )
+    environment = {
+        **{k: render(v) for k, v in (args.get("Environment") or {}).items()},
+        **_sm_environment(sandbox, channel_dirs, user, command, program, submit),
+    }
+    _write_config(sandbox, encoded, args)
+    write_header(
+        ctx.log,
+        f"{ctx.name} (Training) job {ctx.job_name}",
+        [
+            f"image {(args.get('AlgorithmSpecification') or {}).get('TrainingImage', '?')}"
+            " is not pulled: the script runs on this host",
+            f"command: {' '.join(command)}",
+            f"cwd: {code}",
+            *(f"channel {name}: {uri} -> {channel_dirs[name]}" for name, uri in channels),
+            f"code: {submit} -> {CODE_DIR}",
+            f"model: {MODEL_DIR} -> {model_uri}",
+            *(f"env {k}={v}" for k, v in sorted(environment.items())),
+        ],
+    )
+    run_logged(
+        command,
+        env=job_environment(environment, path_map),
+        cwd=code,
+        log=ctx.log,
+        timeout=max_runtime(args, ctx.timeout),
+        what=f"Step {ctx.name}: {program}",
+    )
+
+    archive = archives.pack(model, ctx.work / "model.tar.gz")
+    s3files.upload_file(ctx.s3, archive, model_uri)
+    artifacts = [Artifact(model_uri, archive)]
+    if any(output_data.iterdir()):
+        output_uri = f"{output_path.rstrip('/')}/{ctx.job_name}/output/output.tar.gz"
+        packed = archives.pack(output_data, ctx.work / "output.tar.gz")
+        s3files.upload_file(ctx.s3, packed, output_uri)
+        artifacts.append(Artifact(output_uri, packed))
+    properties = {
+        **request,
+        "TrainingJobArn": arn,
+        "TrainingJobStatus": "Completed",
+        "ModelArtifacts": {"S3ModelArtifacts": model_uri},
+        "FinalMetricDataList": _metrics(args, ctx.log),
+    }
+    return StepOutcome(
+        properties=properties,
+        metadata={"TrainingJob": {"Arn": arn}},
+        artifacts=artifacts,
+        job=(CREATE, request),
+    )
+
+
+def _channel(step: str, item: dict[str, Any], mode: str) -> tuple[str, str]:
+    name = str(item.get("ChannelName", ""))
+    if not re.fullmatch(r"[A-Za-z0-9\.\-_]+", name):
+        raise StepFailed(f"Step {step}: bad channel name {name!r}")
+    source = (item.get("DataSource") or {}).get("S3DataSource")
+    if not isinstance(source, dict):
+        raise StepFailed(f"Step {step}: channel {name}: only S3DataSource is supported locally")
+    if source.get("S3DataType", "S3Prefix") != "S3Prefix":
+        raise StepFailed(f"Step {step}: channel {name}: S3DataType {source['S3DataType']}")
+    if item.get("InputMode", mode) == "Pipe":
+        raise StepFailed(f"Step {step}: channel {name}: Pipe input mode is unsupported locally")
+    if item.get("CompressionType", "None") != "None":
+        raise StepFailed(f"Step {step}: channel {name}: compressed channels are unsupported")
+    return name, render(source.get("S3Uri"))
+
+
+def _unpack_code(ctx: StepContext, submit: str, code: Path) -> None:
+    """Download sourcedir.tar.gz and extract it, refusing unsafe members."""
+    downloads = ctx.work / "sourcedir"
+    files = s3files.download(ctx.s3, submit, downloads)
+    archive = next((f for f in files if f.name.endswith((".tar.gz", ".tgz"))), None)
+    if archive is None:
+        raise StepFailed(f"Step {ctx.name}: {submit} is not a .tar.gz source directory")
+    archives.extract(archive, code)
+
+
+def _sm_environment(
+    sandbox: Sandbox,
+    channel_dirs: dict[str, str],
+    user: dict[str, Any],
+    command: list[str],
+    program: str,
+    submit: str,
+) -> dict[str, str]:
+    """The SM_* variables the training toolkit sets, pointing at the mapped folders."""
+    env = {
+        "SM_MODEL_DIR": str(sandbox.local(MODEL_DIR)),
+        "SM_INPUT_DIR": str(sandbox.local(INPUT_DIR)),
+        "SM_INPUT_DATA_DIR": str(sandbox.local(f"{INPUT_DIR}/data")),
+        "SM_INPUT_CONFIG_DIR": str(sandbox.local(f"{INPUT_DIR}/config")),
+        "SM_OUTPUT_DIR": str(sandbox.local(OUTPUT_DIR)),
+        "SM_OUTPUT_DATA_DIR": str(sandbox.local(f"{OUTPUT_DIR}/data")),
+        "SM_CHANNELS": json.dumps(sorted(channel_dirs)),
+        "SM_HPS": json.dumps(user, sort_keys=True),
+        "SM_USER_ARGS": json.dumps(command_line(user)),
+        "SM_CURRENT_HOST": HOST,
+        "SM_HOSTS": json.dumps([HOST]),
+        "SM_NUM_CPUS": str(os.cpu_count() or 1),
+        "SM_NUM_GPUS": "0",
+        "SM_USER_ENTRY_POINT": str(program),
+        "SM_MODULE_NAME": PurePosixPath(str(program)).stem,
+        "SM_MODULE_DIR": str(submit),
+    }
+    for name, path in channel_dirs.items():
+        env[f"SM_CHANNEL_{name.upper()}"] = str(sandbox.local(path))
+    for name, value in user.items():
+        env[f"SM_HP_{name.upper()}"] = value if isinstance(value, str) else json.dumps(value)
+    return env
+
+
+def _write_config(sandbox: Sandbox, hyperparameters: dict[str, str], args: dict[str, Any]) -> None:
+    """/opt/ml/input/config/*.json, which some scripts read instead of the environment."""
+    config = sandbox.local(f"{INPUT_DIR}/config")
+    config.mkdir(parents=True, exist_ok=True)
+    channels = {
+        item["ChannelName"]: {k: v for k, v in item.items() if k != "DataSource"}
+        for item in args.get("InputDataConfig") or []
+    }
+    documents = {
+        "hyperparameters.json": hyperparameters,
+        "inputdataconfig.json": channels,
+        "resourceconfig.json": {"current_host": HOST, "hosts": [HOST]},
+    }
+    for name, document in documents.items():
+        (config / name).write_text(json.dumps(document, indent=2), encoding="utf-8")
+
+
+def _metrics(args: dict[str, Any], log: Path) -> list[dict[str, Any]]:
+    """FinalMetricDataList: the last match of each MetricDefinitions regex in the job's log."""
+    definitions = (args.get("AlgorithmSpecification") or {}).get("MetricDefinitions") or []
+    if not definitions:
+        return []
+    text = log.read_text(encoding="utf-8", errors="replace")
+    metrics = []
+    for definition in definitions:
+        try:
+            matches = re.findall(str(definition.get("Regex", "")), text)
+        except re.error:
+            continue
+        for match in reversed(matches):
+            value = match[0] if isinstance(match, tuple) else match
+            try:
+                metrics.append({"MetricName": definition.get("Name"), "Value": float(value)})
+                break
+            except ValueError:
+                continue
+    return metrics
