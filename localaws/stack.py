@@ -19,8 +19,8 @@ from typing import Any
 import boto3
 from moto.server import ThreadedMotoServer
 
-from localaws import lambda_seam, pipeline_seam
-from localaws.pipeline_seam import Executor
+from localaws import dynamodb_seam, lambda_seam, sagemaker_seam, sfn_seam
+from localaws.sagemaker_seam import Executor
 from mlops.settings import LOCAL_ACCOUNT_ID, LOCAL_REGION
 
 #: Fake credentials: moto accepts any, and they stop boto3 from looking for real ones.
@@ -49,7 +49,7 @@ class LocalAWS:
 
     def inject_fault(self, operation: str, error_code: str, times: int = 1) -> None:
         """Fail the next `times` calls of a SageMaker operation (snake_case) with `error_code`."""
-        pipeline_seam.inject_fault(operation, error_code, times)
+        sagemaker_seam.inject_fault(operation, error_code, times)
 
 
 @contextmanager
@@ -57,7 +57,9 @@ def local_aws(executor: Executor | None = None, region: str = LOCAL_REGION) -> I
     """Start moto on 127.0.0.1 (a free port) with the seams installed; tear it all down after."""
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     lambda_seam.install()
-    pipeline_seam.install(executor)
+    dynamodb_seam.install()
+    sfn_seam.install()
+    sagemaker_seam.install(executor)
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()
@@ -81,7 +83,7 @@ def local_aws(executor: Executor | None = None, region: str = LOCAL_REGION) -> I
     finally:
         _post(f"{endpoint}/moto-api/reset", None)
         server.stop()
-        pipeline_seam.install(None)
+        sagemaker_seam.install(None)
         for name, value in saved.items():
             if value is None:
                 os.environ.pop(name, None)

@@ -37,7 +37,7 @@ from localaws.executor.plan import PlannedStep, plan
 from localaws.executor.processing import run_processing
 from localaws.executor.registry import register_model
 from localaws.executor.training import run_training
-from localaws.pipeline_seam import PipelineFailed, PipelineRun
+from localaws.sagemaker_seam import PipelineFailed, PipelineRun
 
 #: Runners of the steps that start a job, and the execution variable naming that job.
 _JOBS: dict[str, tuple[Callable[[StepContext], StepOutcome], str]] = {

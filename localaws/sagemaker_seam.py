@@ -1,11 +1,12 @@
-"""Seam 2: SageMaker Pipelines that really run, plus fault injection for SageMaker calls.
+"""Seam 2: SageMaker Pipelines that really run, the calls moto lacks, and fault injection.
 
 moto stores pipelines and marks every execution Succeeded at once. This subclass of moto's
 SageMaker backend hands each `StartPipelineExecution` to a pluggable executor in a thread
 (status Executing, then Succeeded or Failed with the executor's FailureReason), makes the
 start idempotent on `ClientRequestToken` as SageMaker does, and adds
-`ListPipelineExecutionSteps`, which moto lacks. `inject_fault` makes the next N calls of one
-SageMaker operation fail with a given error code, for retry and failure-path tests.
+`ListPipelineExecutionSteps` and `UpdateEndpoint`, which moto lacks. `inject_fault` makes the
+next N calls of one SageMaker operation fail with a given error code, for retry and
+failure-path tests.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 
 from moto.core.exceptions import JsonRESTError
 from moto.core.utils import utcnow
+from moto.sagemaker.exceptions import ValidationError
 from moto.sagemaker.models import SageMakerModelBackend, sagemaker_backends
 from moto.sagemaker.responses import SageMakerResponse
 from moto.sagemaker.utils import get_pipeline_execution_from_arn
@@ -153,12 +155,32 @@ class LocalSageMakerBackend(SageMakerModelBackend):
             steps.reverse()
         return {"PipelineExecutionSteps": steps}
 
+    def update_endpoint(self, endpoint_name: str, endpoint_config_name: str) -> str:
+        """Switch the endpoint to another config; it stays InService, as after an update."""
+        endpoint = self.endpoints.get(endpoint_name)
+        if endpoint is None:
+            raise ValidationError(message=f"Could not find endpoint '{endpoint_name}'.")
+        config = self.describe_endpoint_config(endpoint_config_name)
+        endpoint.endpoint_config_name = endpoint_config_name
+        endpoint.production_variants = endpoint._process_production_variants(
+            config["ProductionVariants"]
+        )
+        endpoint.last_modified_time = utcnow()
+        return endpoint.arn
+
 
 def _list_pipeline_execution_steps(self: SageMakerResponse) -> str:
     response = self.sagemaker_backend.list_pipeline_execution_steps(
         self._get_param("PipelineExecutionArn"), self._get_param("SortOrder")
     )
     return json.dumps(response, default=_json_default)
+
+
+def _update_endpoint(self: SageMakerResponse) -> str:
+    arn = self.sagemaker_backend.update_endpoint(
+        self._get_param("EndpointName"), self._get_param("EndpointConfigName")
+    )
+    return json.dumps({"EndpointArn": arn})
 
 
 def _json_default(value: Any) -> Any:
@@ -172,6 +194,7 @@ def install(executor: Executor | None) -> None:
     LocalSageMakerBackend.executor = executor
     LocalSageMakerBackend.faults = {}
     SageMakerResponse.list_pipeline_execution_steps = _list_pipeline_execution_steps
+    SageMakerResponse.update_endpoint = _update_endpoint
     sagemaker_backends.backend = LocalSageMakerBackend
     sagemaker_backends.reset()
 

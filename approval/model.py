@@ -1,0 +1,180 @@
+"""What an approval is: its states, the actions a reviewer can take and the quality gate.
+
+`Approval` deliberately has no task-token field: the token lives only in the table and in
+the Step Functions callback, so nothing that renders or sends an `Approval` can leak it.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+PENDING = "PENDING"
+APPROVED = "APPROVED"
+REJECTED = "REJECTED"
+#: Opened, but no notification channel delivered it; the token is dropped.
+UNDELIVERED = "UNDELIVERED"
+
+#: What a signed link lets its holder do. Only the decision actions change anything.
+REVIEW = "review"
+APPROVE = "approve"
+REJECT = "reject"
+DECISIONS = {APPROVE: APPROVED, REJECT: REJECTED}
+
+#: Where a decision came from.
+VIA_WEB = "web"
+VIA_SLACK = "slack"
+
+#: The Step Functions error name a rejection fails the task with.
+REJECTED_ERROR = "Rejected"
+
+#: How the Step Functions callback went; only a failure is stored on the item.
+CALLBACK_DELIVERED = "delivered"
+CALLBACK_FAILED = "failed"
+
+#: SageMaker ConditionStep comparisons, as the quality gate names them.
+COMPARISONS = {
+    "LessThanOrEqualTo": ("≤", lambda v, t: v <= t),
+    "LessThan": ("<", lambda v, t: v < t),
+    "GreaterThanOrEqualTo": ("≥", lambda v, t: v >= t),
+    "GreaterThan": (">", lambda v, t: v > t),
+    "EqualTo": ("=", lambda v, t: v == t),
+}
+
+
+@dataclass(frozen=True)
+class QualityGate:
+    """The pipeline's registration condition, e.g. mse LessThanOrEqualTo 6.0."""
+
+    metric: str
+    threshold: float
+    comparison: str
+
+    @property
+    def symbol(self) -> str:
+        return COMPARISONS[self.comparison][0]
+
+    def passes(self, value: float | None) -> bool | None:
+        """Whether `value` meets the gate; None when there is no usable value."""
+        if value is None or math.isnan(value):
+            return None
+        return COMPARISONS[self.comparison][1](value, self.threshold)
+
+    def describe(self) -> str:
+        return f"{self.metric} {self.symbol} {self.threshold:g}"
+
+
+@dataclass(frozen=True)
+class MetricRow:
+    """One metric as shown to a reviewer, with the gate's verdict if the gate applies to it."""
+
+    name: str
+    value: float | None
+    standard_deviation: float | None
+    gate: str | None = None
+    passes: bool | None = None
+
+    @property
+    def verdict(self) -> str:
+        """The gate's verdict in words (colour alone must not carry it)."""
+        return {True: "passes", False: "fails", None: "no value"}[self.passes]
+
+
+@dataclass(frozen=True)
+class Approval:
+    """One request for a human decision, as stored (minus the token) and shown."""
+
+    approval_id: str
+    status: str
+    execution_arn: str
+    pipeline_execution_arn: str
+    model_package_arn: str
+    metrics: dict[str, Any]
+    quality_gate: QualityGate
+    approvers: str
+    created_at: str
+    #: Epoch seconds after which no link works and no decision is accepted.
+    expires_at: int
+    decided_by: str = ""
+    decided_at: str = ""
+    comment: str = ""
+    decided_via: str = ""
+    callback: str = ""
+    callback_error: str = ""
+
+    @property
+    def is_pending(self) -> bool:
+        return self.status == PENDING
+
+    def is_expired(self, now: float | None = None) -> bool:
+        return (time.time() if now is None else now) >= self.expires_at
+
+    @property
+    def expires_at_iso(self) -> str:
+        return iso_time(self.expires_at)
+
+    @property
+    def model_package_label(self) -> str:
+        """'group v3' from arn:...:model-package/group/3, else the ARN itself."""
+        _, _, resource = self.model_package_arn.partition(":model-package/")
+        group, _, version = resource.partition("/")
+        return f"{group} v{version}" if group and version else self.model_package_arn
+
+    def metric_rows(self) -> list[MetricRow]:
+        """The regression metrics in their reported order, the gate applied to its metric."""
+        reported = self.metrics.get("regression_metrics", self.metrics)
+        rows = []
+        for name, entry in reported.items() if isinstance(reported, dict) else ():
+            entry = entry if isinstance(entry, dict) else {"value": entry}
+            value = _number(entry.get("value"))
+            gated = name == self.quality_gate.metric
+            rows.append(
+                MetricRow(
+                    name=name,
+                    value=value,
+                    standard_deviation=_number(entry.get("standard_deviation")),
+                    gate=self.quality_gate.describe() if gated else None,
+                    passes=self.quality_gate.passes(value) if gated else None,
+                )
+            )
+        return rows
+
+    def decision_record(self) -> dict[str, str]:
+        """What Step Functions receives: the task output, or the failure's cause."""
+        return {
+            "decision": self.status.lower(),
+            "decided_by": self.decided_by,
+            "comment": self.comment,
+            "decided_at": self.decided_at,
+        }
+
+
+def _number(raw: Any) -> float | None:
+    try:
+        return float(raw)
+    except (TypeError, ValueError):
+        return None
+
+
+def iso_time(epoch: float) -> str:
+    """UTC ISO-8601 to the second, the one timestamp format of records and pages."""
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def format_number(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.4g}"
+
+
+class ApprovalNotFound(LookupError):
+    """No approval has this id (never issued, or purged by TTL)."""
+
+
+class ApprovalClosed(Exception):
+    """The approval can no longer be decided; `approval` says why (decided or expired)."""
+
+    def __init__(self, approval: Approval):
+        super().__init__(f"approval {approval.approval_id} is {approval.status.lower()}")
+        self.approval = approval

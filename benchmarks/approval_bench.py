@@ -1,0 +1,221 @@
+"""How fast is the approval function? Cold import, and a decision end to end.
+
+    python benchmarks/approval_bench.py [--runs 40] [--imports 15]
+
+* import: `import approval.handler` in a fresh interpreter (the Lambda cold start's own
+  share; boto3 is imported on first use, not here). Targets: median under 150 ms.
+* decision: POST /decision through `lambda_handler` against the local AWS - signature check,
+  DynamoDB conditional update, SendTaskSuccess to a real waiting execution, callback
+  bookkeeping - for N distinct approvals. Target: median under 20 ms.
+* review: GET /review (signature check, one consistent read, page rendering), for reference.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import secrets
+import statistics
+import subprocess
+import sys
+import time
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+_IMPORT_PROBE = (
+    "import time; t = time.perf_counter(); import approval.handler; print(time.perf_counter() - t)"
+)
+
+
+def summary(name: str, seconds: list[float]) -> str:
+    ms = sorted(s * 1000 for s in seconds)
+    p95 = ms[min(len(ms) - 1, round(0.95 * (len(ms) - 1)))]
+    return (
+        f"{name:<9} median {statistics.median(ms):7.2f} ms   p95 {p95:7.2f} ms   "
+        f"min {ms[0]:7.2f} ms   n={len(ms)}"
+    )
+
+
+def import_times(runs: int) -> list[float]:
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+    return [
+        float(
+            subprocess.run(
+                [sys.executable, "-c", _IMPORT_PROBE],
+                cwd=ROOT,
+                env=env,
+                check=True,
+                capture_output=True,
+                text=True,
+            ).stdout
+        )
+        for _ in range(runs)
+    ]
+
+
+def timed(handler: Callable[[dict, Any], dict], event: dict) -> tuple[float, dict]:
+    start = time.perf_counter()
+    result = handler(event, None)
+    return time.perf_counter() - start, result
+
+
+def handler_times(runs: int) -> tuple[list[float], list[float]]:
+    from approval.handler import lambda_handler
+    from approval.local_http import to_event
+    from approval.signing import sign
+    from approval.store import create_table
+    from localaws import local_aws
+    from mlops.settings import Settings
+
+    settings = Settings()
+    secret = secrets.token_urlsafe(32)
+    base = "http://127.0.0.1:9"  # links only; the handler is called directly
+    with local_aws() as aws:
+        create_table(aws.client("dynamodb"), settings.approval_table_name)
+        env = {
+            "APPROVAL_TABLE": settings.approval_table_name,
+            "APPROVAL_BASE_URL": base,
+            "SIGNING_SECRET": secret,
+            "LOG_LEVEL": "ERROR",
+        }
+        os.environ.update(env)
+        machine = _state_machine(aws, settings, env)
+        sfn = aws.client("stepfunctions")
+        executions = [
+            sfn.start_execution(
+                stateMachineArn=machine, name=f"bench-{i}", input=json.dumps(_request())
+            )["executionArn"]
+            for i in range(runs + 1)
+        ]
+        pending = _wait_for_records(aws, settings.approval_table_name, set(executions))
+        # The emulator runs each execution in its own thread, in this process: let those
+        # threads settle between timed calls so each figure is the decision's own cost.
+        settle = 0.05
+        time.sleep(10 * settle)
+
+        def get(approval_id: str, exp: int) -> dict:
+            query = urlencode(
+                {
+                    "id": approval_id,
+                    "exp": exp,
+                    "sig": sign(secret.encode(), approval_id, "review", exp),
+                }
+            )
+            return to_event("GET", f"/review?{query}", [("Host", "bench")], b"", "127.0.0.1")
+
+        def post(approval_id: str, exp: int) -> dict:
+            form = {
+                "id": approval_id,
+                "action": "approve",
+                "exp": exp,
+                "sig": sign(secret.encode(), approval_id, "approve", exp),
+                "decided_by": "bench@example.com",
+                "comment": "",
+            }
+            headers = [("Host", "bench"), ("Content-Type", "application/x-www-form-urlencoded")]
+            return to_event("POST", "/decision", headers, urlencode(form).encode(), "127.0.0.1")
+
+        reviews, decisions = [], []
+        for i, (approval_id, exp) in enumerate(pending):
+            review_s, review = timed(lambda_handler, get(approval_id, exp))
+            decision_s, decided = timed(lambda_handler, post(approval_id, exp))
+            assert review["statusCode"] == 200 and decided["statusCode"] == 200, decided
+            if i:  # the first pays for creating the boto3 clients
+                reviews.append(review_s)
+                decisions.append(decision_s)
+            time.sleep(settle)
+        statuses = {sfn.describe_execution(executionArn=e)["status"] for e in executions}
+        deadline = time.monotonic() + 20
+        while statuses != {"SUCCEEDED"} and time.monotonic() < deadline:
+            time.sleep(0.1)
+            statuses = {sfn.describe_execution(executionArn=e)["status"] for e in executions}
+        assert statuses == {"SUCCEEDED"}, statuses
+        return decisions, reviews
+
+
+def _request() -> dict:
+    metric = {"value": 4.5, "standard_deviation": 0.2}
+    return {
+        "pipelineExecutionArn": "arn:aws:sagemaker:us-east-1:123456789012:pipeline/p/execution/x",
+        "modelPackageArn": "arn:aws:sagemaker:us-east-1:123456789012:model-package/m/1",
+        "metrics": {"regression_metrics": {"mse": metric, "rmse": metric}},
+        "qualityGate": {"metric": "mse", "threshold": 6.0, "comparison": "LessThanOrEqualTo"},
+        "timeoutSeconds": 3600,
+    }
+
+
+def _state_machine(aws, settings, env: dict[str, str]) -> str:
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "lambda.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+            }
+        ],
+    }
+    role = aws.client("iam").create_role(
+        RoleName="approval-bench", AssumeRolePolicyDocument=json.dumps(trust)
+    )["Role"]["Arn"]
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("approval/__init__.py", "")
+    function = aws.client("lambda").create_function(
+        FunctionName=settings.approval_function_name,
+        Runtime="python3.12",
+        Role=role,
+        Handler="approval.handler.lambda_handler",
+        Code={"ZipFile": archive.getvalue()},
+        Environment={"Variables": env},
+    )["FunctionArn"]
+    payload = {"taskToken.$": "$$.Task.Token", "executionArn.$": "$$.Execution.Id"}
+    payload.update({f"{k}.$": f"$.{k}" for k in _request()})
+    definition = {
+        "StartAt": "Approve",
+        "States": {
+            "Approve": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::lambda:invoke.waitForTaskToken",
+                "Parameters": {"FunctionName": function, "Payload": payload},
+                "End": True,
+            }
+        },
+    }
+    return aws.client("stepfunctions").create_state_machine(
+        name=settings.state_machine_name, definition=json.dumps(definition), roleArn=role
+    )["stateMachineArn"]
+
+
+def _wait_for_records(aws, table: str, executions: set[str]) -> list[tuple[str, int]]:
+    db = aws.client("dynamodb")
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        items = db.scan(TableName=table)["Items"]
+        if {i["execution_arn"]["S"] for i in items} >= executions:
+            return [(i["approval_id"]["S"], int(i["expires_at"]["N"])) for i in items]
+        time.sleep(0.05)
+    raise SystemExit("the executions never opened their approvals")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=40, help="decisions to time")
+    parser.add_argument("--imports", type=int, default=15, help="fresh interpreters to time")
+    args = parser.parse_args()
+    print(summary("import", import_times(args.imports)))
+    decisions, reviews = handler_times(args.runs)
+    print(summary("decision", decisions))
+    print(summary("review", reviews))
+
+
+if __name__ == "__main__":
+    main()

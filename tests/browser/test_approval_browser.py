@@ -1,0 +1,88 @@
+"""A real browser (Debian's headless chromium) approves a model on the review page."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlencode
+
+import pytest
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMEDRIVER = Path("/usr/bin/chromedriver")
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(
+        not (CHROMIUM.exists() and CHROMEDRIVER.exists()),
+        reason=f"needs Debian's {CHROMIUM} and {CHROMEDRIVER} (apt-get install chromium "
+        "chromium-driver)",
+    ),
+]
+
+
+@pytest.fixture
+def browser(monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    # Never let Selenium Manager fetch a browser or driver: both are given explicitly.
+    monkeypatch.setenv("SE_OFFLINE", "true")
+    with tempfile.TemporaryDirectory(prefix="approval-chromium-") as profile:
+        options = webdriver.ChromeOptions()
+        options.binary_location = str(CHROMIUM)
+        for flag in (
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--disable-dev-shm-usage",
+            f"--user-data-dir={profile}",
+        ):
+            options.add_argument(flag)
+        driver = webdriver.Chrome(
+            service=Service(executable_path=str(CHROMEDRIVER), log_output=os.devnull),
+            options=options,
+        )
+        driver.set_page_load_timeout(30)
+        try:
+            yield driver
+        finally:
+            driver.quit()
+
+
+def test_reviewer_approves_in_a_real_browser(approval_stack, browser):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    execution_arn, approval_id, expires_at = approval_stack.start_workflow(
+        f"browser-{approval_stack.suffix}"
+    )
+    query = urlencode(approval_stack.review_query(approval_id, expires_at))
+    browser.get(f"{approval_stack.url}/review?{query}")
+
+    assert "abalone-models v3" in browser.title
+    assert approval_stack.item(approval_id)["status"]["S"] == "PENDING"
+    browser.find_element(By.ID, "approve-by").send_keys("Ana Lima <ana@example.com>")
+    browser.find_element(By.ID, "approve-comment").send_keys("MSE well under the gate.")
+    browser.find_element(By.ID, "approve-button").click()
+    WebDriverWait(browser, 15).until(
+        expected_conditions.text_to_be_present_in_element((By.TAG_NAME, "h1"), "approved")
+    )
+
+    assert "workflow has received the decision" in browser.page_source
+    item = approval_stack.item(approval_id)
+    assert item["status"]["S"] == "APPROVED"
+    assert item["decided_by"]["S"] == "Ana Lima <ana@example.com>"
+    assert item["comment"]["S"] == "MSE well under the gate."
+    execution = approval_stack.wait_for_execution(execution_arn)
+    assert execution["status"] == "SUCCEEDED"
+    assert json.loads(execution["output"])["decision"] == "approved"

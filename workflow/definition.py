@@ -1,0 +1,79 @@
+"""The state machine, in the order it runs, and its ASL text.
+
+    apply_defaults             execution input merged over defaults; per-execution names
+    run_pipeline               StartPipeline -> Wait -> DescribePipelineExecution -> status
+    find_model_package         the package THIS execution's RegisterModel step created
+    read_metrics               its evaluation.json, for the reviewer
+    request_approval           HumanApproval (lambda:invoke.waitForTaskToken, with timeout)
+      rejected / timed out     -> RejectModelPackage -> notify -> Succeed "rejected"
+    approve_model              UpdateModelPackage Approved
+    create_model_and_config    CreateModel -> CreateEndpointConfig (instances or serverless)
+    create_or_update_endpoint  ListEndpoints -> CreateEndpoint | UpdateEndpoint
+    wait_for_endpoint          Wait -> DescribeEndpoint until InService on the new config
+    report_deployment          notify -> Succeed "approved"
+    any error                  "<Task>Error" -> NotifyFailure -> Fail (original error, cause)
+
+State data, top-level keys: config, names (ApplyDefaults), pipeline, poll, package,
+evaluation, decision, existing, endpoint, failure, result. See workflow/README.md.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from stepfunctions.steps import Chain, Graph
+
+from mlops.settings import Settings
+from workflow.approval import approve_model, reject_model, request_approval
+from workflow.deploy import (
+    create_model_and_config,
+    create_or_update_endpoint,
+    report_deployment,
+    wait_for_endpoint,
+)
+from workflow.inputs import apply_defaults
+from workflow.notify import Failures
+from workflow.package import find_model_package, read_metrics
+from workflow.pipeline import run_pipeline
+from workflow.segment import link
+
+
+def build_definition(settings: Settings) -> Chain:
+    """The state machine as a chain of Data Science SDK states, starting at ApplyDefaults."""
+    failures = Failures(subject=f"{settings.project}: MLOps workflow failed")
+    return link(
+        apply_defaults(settings),
+        run_pipeline(failures),
+        find_model_package(failures),
+        read_metrics(),
+        request_approval(
+            failures,
+            rejected=reject_model(failures, subject=f"{settings.project}: model rejected"),
+        ),
+        approve_model(failures),
+        create_model_and_config(failures),
+        create_or_update_endpoint(failures),
+        wait_for_endpoint(failures),
+        report_deployment(failures, subject=f"{settings.project}: model deployed"),
+    )
+
+
+def definition_dict(settings: Settings) -> dict[str, Any]:
+    """The ASL as a dict, each state's "Type" first for readability."""
+    graph = Graph(
+        build_definition(settings),
+        comment=(
+            f"{settings.project}: run the SageMaker Pipeline, ask a human to approve the model, "
+            "deploy it (built by workflow/ with the Step Functions Data Science SDK)"
+        ),
+    ).to_dict()
+    graph["States"] = {
+        name: {"Type": state["Type"], **state} for name, state in graph["States"].items()
+    }
+    return graph
+
+
+def asl(settings: Settings) -> str:
+    """The ASL JSON text with `${Placeholder}`s: deterministic (no timestamps, fixed order)."""
+    return json.dumps(definition_dict(settings), indent=2) + "\n"

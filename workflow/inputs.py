@@ -1,0 +1,92 @@
+"""ApplyDefaults: the execution input merged over defaults, plus names derived per execution.
+
+Execution input (every field optional; defaults from the settings):
+
+    {"PipelineParameters": [{"Name": str, "Value": str}, ...],   default []
+     "PollSeconds": int,                                         default 60
+     "ApprovalTimeoutSeconds": int,                              default 604800 (7 days)
+     "QualityGate": {"metric": "mse",                            defaults as shown, threshold
+                     "threshold": float,                         = settings.mse_threshold
+                     "comparison": "LessThanOrEqualTo"},
+     "Endpoint": {"InstanceType": str,                           settings.inference_instance_type
+                  "InitialInstanceCount": int,                   default 1
+                  "Serverless": null | {"MemorySizeInMB": int,   default null (instances)
+                                        "MaxConcurrency": int}}}
+
+States.JsonMerge only merges shallowly (AWS's rule, and moto's), so the top level is merged
+first and the nested objects (QualityGate, Endpoint) each again, so that
+{"Endpoint": {"InstanceType": "ml.c5.large"}} keeps the default InitialInstanceCount.
+The result replaces the state data with {"config": ..., "names": ...}.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from stepfunctions.steps import Pass
+
+from mlops.settings import Settings
+from workflow.segment import Segment
+from workflow.substitutions import ENDPOINT_NAME, ref
+
+#: Seven days: how long a reviewer has before the model counts as rejected.
+DEFAULT_APPROVAL_TIMEOUT_SECONDS = 7 * 24 * 3600
+DEFAULT_POLL_SECONDS = 60
+
+
+def defaults(settings: Settings) -> dict[str, Any]:
+    """The execution input used when the caller gives nothing (the README's contract)."""
+    return {
+        "PipelineParameters": [],
+        "PollSeconds": DEFAULT_POLL_SECONDS,
+        "ApprovalTimeoutSeconds": DEFAULT_APPROVAL_TIMEOUT_SECONDS,
+        "QualityGate": {
+            "metric": "mse",
+            "threshold": settings.mse_threshold,
+            "comparison": "LessThanOrEqualTo",
+        },
+        "Endpoint": {
+            "InstanceType": settings.inference_instance_type,
+            "InitialInstanceCount": 1,
+            "Serverless": None,
+        },
+    }
+
+
+def _merge_nested(key: str) -> str:
+    return f"States.JsonMerge($.Defaults.{key}, $.Merged.{key}, false)"
+
+
+def apply_defaults(settings: Settings) -> Segment:
+    """Three Pass states: hold the defaults, merge the top level, merge nested and name."""
+    hold = Pass("ApplyDefaults", parameters={"Defaults": defaults(settings), "Input.$": "$"})
+    merge = Pass(
+        "MergeInputOverDefaults",
+        parameters={
+            "Defaults.$": "$.Defaults",
+            "Merged.$": "States.JsonMerge($.Defaults, $.Input, false)",
+        },
+    )
+    by_execution = "States.Hash($$.Execution.Id, 'MD5')"
+    resolve = Pass(
+        "ResolveConfig",
+        parameters={
+            "config": {
+                "PipelineParameters.$": "$.Merged.PipelineParameters",
+                "PollSeconds.$": "$.Merged.PollSeconds",
+                "ApprovalTimeoutSeconds.$": "$.Merged.ApprovalTimeoutSeconds",
+                "QualityGate.$": _merge_nested("QualityGate"),
+                "Endpoint.$": _merge_nested("Endpoint"),
+            },
+            # Unique per execution and the same on every retry of a task: idempotent starts,
+            # and a new model and endpoint config per run, so a failed deployment never
+            # touches what the endpoint currently serves.
+            "names": {
+                "ClientRequestToken.$": "States.Hash($$.Execution.Id, 'SHA-256')",
+                "Model.$": f"States.Format('{ref(ENDPOINT_NAME)}-{{}}', {by_execution})",
+                "EndpointConfig.$": f"States.Format('{ref(ENDPOINT_NAME)}-{{}}', {by_execution})",
+                "Endpoint": ref(ENDPOINT_NAME),
+            },
+        },
+    )
+    return Segment.chain(hold, merge, resolve)
