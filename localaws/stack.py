@@ -51,6 +51,23 @@ class LocalAWS:
         """Fail the next `times` calls of a SageMaker operation (snake_case) with `error_code`."""
         sagemaker_seam.inject_fault(operation, error_code, times)
 
+    def sent_emails(self) -> list[str]:
+        """The raw MIME of every email SES accepted, oldest first (SES has no read API)."""
+        from moto.ses.models import ses_backends
+
+        return [
+            m.raw_data
+            for m in ses_backends[self.account_id][self.region].sent_messages
+            if hasattr(m, "raw_data")
+        ]
+
+    def published(self, topic_arn: str) -> list[dict[str, Any]]:
+        """Every message published to an SNS topic, oldest first: Subject and Message."""
+        from moto.sns.models import sns_backends
+
+        topic = sns_backends[self.account_id][self.region].topics[topic_arn]
+        return [{"Subject": n[2], "Message": n[1]} for n in topic.sent_notifications]
+
 
 @contextmanager
 def local_aws(executor: Executor | None = None, region: str = LOCAL_REGION) -> Iterator[LocalAWS]:

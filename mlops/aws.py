@@ -16,7 +16,7 @@ from typing import Any
 import boto3
 
 from localaws import LocalAWS, local_aws
-from localaws.pipeline_seam import Executor
+from localaws.sagemaker_seam import Executor
 
 AWS_CONFIG_VARIABLES = (
     "AWS_PROFILE",

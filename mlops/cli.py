@@ -14,6 +14,7 @@ from pathlib import Path
 from mlops.aws import connect
 from mlops.errors import UsageError
 from mlops.files import write_atomic
+from mlops.run import APPROVE_MODES
 from mlops.settings import DEFAULT_DATA, Settings
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -21,7 +22,7 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 def cmd_definition(args: argparse.Namespace, settings: Settings) -> int:
     """Print (or write) the pipeline definition JSON."""
-    from mlops.definition import build_definition
+    from mlops.builds import build_definition
 
     with connect(settings.region, local=args.local) as target:
         settings = dataclasses.replace(settings, region=target.region)
@@ -32,15 +33,20 @@ def cmd_definition(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     """Run the pipeline (and, without --pipeline-only, the whole workflow) locally."""
-    from mlops.run import RunRequest, check_data, new_run_id, run_pipeline_only
+    from mlops.run import RunRequest, check_data, new_run_id, run
 
+    if args.approval_timeout < 1:
+        raise UsageError(f"--approval-timeout {args.approval_timeout}: expected whole seconds >= 1")
     request = RunRequest(
         data=check_data(args.data),
         params=args.param,
         runs_dir=args.runs_dir,
         run_id=new_run_id(),
+        pipeline_only=args.pipeline_only,
+        approve=args.approve,
+        approval_timeout=args.approval_timeout,
     )
-    return run_pipeline_only(request, settings)
+    return run(request, settings)
 
 
 def cmd_template(args: argparse.Namespace, settings: Settings) -> int:
@@ -90,6 +96,7 @@ def cmd_start(args: argparse.Namespace, settings: Settings) -> int:
             args.follow,
             args.local,
             sys.stdout,
+            args.poll_seconds,
         ),
     )
 
@@ -156,6 +163,20 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--runs-dir", type=Path, default=Path("runs"), help="default: ./runs")
     run.add_argument(
         "--pipeline-only", action="store_true", help="run the SageMaker pipeline alone"
+    )
+    run.add_argument(
+        "--approve",
+        choices=APPROVE_MODES,
+        default="wait",
+        help="wait: serve the review page until someone decides (default); auto or reject: "
+        "decide through the same page at once",
+    )
+    run.add_argument(
+        "--approval-timeout",
+        type=int,
+        default=3600,
+        metavar="SECONDS",
+        help="how long the approval may take before the model counts as rejected (default 3600)",
     )
     run.set_defaults(func=cmd_run)
 
@@ -227,6 +248,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     start.add_argument(
         "--follow", action="store_true", help="print state transitions until the execution ends"
+    )
+    start.add_argument(
+        "--poll-seconds",
+        type=int,
+        metavar="N",
+        help="how often the workflow checks the pipeline (default: the workflow's, 60)",
     )
     _add_target_flag(start)
     start.set_defaults(func=cmd_start)

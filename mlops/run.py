@@ -1,7 +1,10 @@
 """`mlops run`: the whole job on this machine, against the embedded local AWS.
 
-A run writes `runs/<run-id>/` atomically: it is assembled in a hidden folder and renamed into
-place at the end, so a folder that exists is complete.
+With `--pipeline-only` it runs the SageMaker pipeline alone; otherwise the state machine runs
+it, asks for approval through the real approval service (review page on 127.0.0.1, Slack and
+email really sent to local stand-ins) and deploys. A run writes `runs/<run-id>/` atomically:
+it is assembled in a hidden folder and renamed into place at the end, so a folder that exists
+is complete.
 """
 
 from __future__ import annotations
@@ -14,21 +17,27 @@ import shutil
 import sys
 import tarfile
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from mlops import pipeline_run
 from mlops.aws import Target, connect
-from mlops.definition import cached_definition, default_cache_dir
+from mlops.builds import ASL_FILE, DEFINITION_FILE, cached_build, default_cache_dir
 from mlops.errors import UsageError
 from mlops.files import write_atomic
+from mlops.follow import ExecutionFollower, history, phase_times, review_url
 from mlops.params import parse_params
-from mlops.progress import Progress, metric_line, summary_table
+from mlops.progress import Progress, StepReport, metric_line, summary_table
 from mlops.settings import Settings
 
 EVALUATE_STEP = "Evaluate"
 TRAIN_STEP = "Train"
+APPROVE_MODES = ("wait", "auto", "reject")
+#: Local Wait states poll every second (Wait takes whole seconds); AWS defaults to 60.
+LOCAL_POLL_SECONDS = 1
+FOLLOW_INTERVAL = 0.2
 
 
 @dataclass(frozen=True)
@@ -39,6 +48,9 @@ class RunRequest:
     params: list[str]
     runs_dir: Path
     run_id: str
+    pipeline_only: bool = False
+    approve: str = "wait"
+    approval_timeout: int = 3600
 
 
 def new_run_id() -> str:
@@ -56,104 +68,242 @@ def check_data(path: Path) -> Path:
     return path
 
 
-def run_pipeline_only(request: RunRequest, settings: Settings, out=sys.stdout) -> int:
-    """Run the SageMaker pipeline alone; exit 0 when it succeeded, 1 when it failed."""
-    progress = Progress()
-    staging = _staging_dir(request)
+def run(request: RunRequest, settings: Settings, out: TextIO = sys.stdout) -> int:
+    """Run locally; exit 0 when the run succeeded, 1 when it failed."""
+    started = time.perf_counter()
+    request.runs_dir.mkdir(parents=True, exist_ok=True)
+    staging = request.runs_dir / f".{request.run_id}.partial"
+    staging.mkdir()
     try:
-        return _run_pipeline_only(request, settings, progress, staging, out)
+        summary = _run(request, settings, staging, out, started)
+        run_dir = request.runs_dir / request.run_id
+        staging.rename(run_dir)
     finally:
         shutil.rmtree(staging, ignore_errors=True)  # gone already when the run was published
+    print(_closing(summary, run_dir), file=out)
+    return 0 if summary["status"] == "Succeeded" else 1
 
 
-def _run_pipeline_only(
-    request: RunRequest, settings: Settings, progress: Progress, staging: Path, out
-) -> int:
+def _run(
+    request: RunRequest, settings: Settings, staging: Path, out: TextIO, started: float
+) -> dict[str, Any]:
     from localaws.executor import LocalPipelineExecutor
 
+    progress = Progress()
     with tempfile.TemporaryDirectory(prefix="mlops-work-") as work:
         executor = LocalPipelineExecutor(
             workspace=Path(work), cache_dir=request.runs_dir / ".cache"
         )
         with connect(settings.region, local=True, executor=executor) as target:
-            definition_text = cached_definition(settings, target, default_cache_dir())
-            definition = json.loads(definition_text)
+            build = cached_build(settings, target, default_cache_dir())
+            definition = json.loads(build.definition)
             overrides = parse_params(request.params, definition)
-            outcome = _execute(target, settings, request, definition_text, overrides, progress)
-            summary = _collect(target, settings, outcome, definition, overrides, staging)
+            sagemaker = target.client("sagemaker")
+            bucket = settings.bucket_for(target.account_id)
+            parameters = {
+                "InputDataUrl": pipeline_run.upload_data(
+                    target.client("s3"), bucket, settings, request.data
+                ),
+                **overrides,
+            }
+            pipeline_run.upsert_pipeline(sagemaker, settings, build.definition)
+            types = pipeline_run.step_types(definition)
+            progress.plan(name for name, kind in types.items() if kind not in _BRANCH_TYPES)
+            threshold = float(overrides.get("MseThreshold", _default(definition, "MseThreshold")))
+            if request.pipeline_only:
+                arn = pipeline_run.start_execution(sagemaker, settings, request.run_id, parameters)
+                outcome = pipeline_run.watch(
+                    sagemaker,
+                    arn,
+                    lambda steps: progress.update(
+                        pipeline_run.step_report(s, types) for s in steps
+                    ),
+                )
+                workflow_summary: dict[str, Any] = {}
+            else:
+                from mlops.local_stack import deploy_locally
+
+                with deploy_locally(target, settings, build.asl) as deployment:
+                    startup = time.perf_counter() - started
+                    workflow_summary = _run_workflow(
+                        target,
+                        settings,
+                        request,
+                        deployment,
+                        parameters,
+                        threshold,
+                        types,
+                        progress,
+                        staging,
+                        out,
+                    )
+                    workflow_summary["timings"]["startup"] = round(startup, 3)
+                outcome = _pipeline_outcome(sagemaker, workflow_summary["pipeline_execution_arn"])
+            summary = _collect(target, outcome, types, overrides, threshold, staging)
         _copy_logs(Path(work), outcome.execution_arn, staging / "logs")
+    summary.update(workflow_summary)
     summary["run_id"] = request.run_id
-    write_atomic(staging / "definition.json", definition_text + "\n")
-    write_atomic(staging / "summary.json", json.dumps(summary, indent=2) + "\n")
-    run_dir = _publish(staging, request)
-    print(_closing(summary, definition, run_dir), file=out)
-    return 0 if summary["status"] == "Succeeded" else 1
+    summary["timings"] = {
+        **summary.get("timings", {}),
+        "total": round(time.perf_counter() - started, 3),
+    }
+    if not request.pipeline_only:
+        summary["status"] = "Succeeded" if summary["execution_status"] == "SUCCEEDED" else "Failed"
+    write_atomic(staging / DEFINITION_FILE, build.definition + "\n")
+    write_atomic(staging / "summary.json", json.dumps(summary, indent=2, default=str) + "\n")
+    return summary
 
 
-def _execute(
+#: Types of the steps that only one branch of the quality gate runs.
+_BRANCH_TYPES = {"Fail", "RegisterModel"}
+
+
+def _default(definition: dict[str, Any], name: str) -> Any:
+    return next(p["DefaultValue"] for p in definition["Parameters"] if p["Name"] == name)
+
+
+def _run_workflow(
     target: Target,
     settings: Settings,
     request: RunRequest,
-    definition_text: str,
-    overrides: dict[str, str],
+    deployment: Any,
+    parameters: dict[str, str],
+    threshold: float,
+    types: dict[str, str],
     progress: Progress,
-) -> pipeline_run.PipelineOutcome:
-    sagemaker, s3 = target.client("sagemaker"), target.client("s3")
-    bucket = settings.bucket_for(target.account_id)
-    parameters = {
-        "InputDataUrl": pipeline_run.upload_data(s3, bucket, settings, request.data),
-        **overrides,
+    staging: Path,
+    out: TextIO,
+) -> dict[str, Any]:
+    """Start the state machine, follow it to the end, decide when asked to."""
+    from mlops.reviewer import APPROVE, REJECT, decide
+
+    sfn, sagemaker = target.client("stepfunctions"), target.client("sagemaker")
+    execution_input = {
+        "PipelineParameters": [{"Name": k, "Value": v} for k, v in parameters.items()],
+        "PollSeconds": LOCAL_POLL_SECONDS,
+        "ApprovalTimeoutSeconds": request.approval_timeout,
+        "QualityGate": {"threshold": threshold},
     }
-    pipeline_run.upsert_pipeline(sagemaker, settings, definition_text)
-    types = pipeline_run.step_types(json.loads(definition_text))
-    progress.plan(
-        name for name, kind in types.items() if kind != "Fail" and kind != "RegisterModel"
+    execution_arn = sfn.start_execution(
+        stateMachineArn=deployment.state_machine_arn,
+        name=request.run_id,
+        input=json.dumps(execution_input),
+    )["executionArn"]
+    follower = ExecutionFollower(
+        sfn, sagemaker, execution_arn, settings.pipeline_name, types, progress
     )
-    arn = pipeline_run.start_execution(sagemaker, settings, request.run_id, parameters)
-    return pipeline_run.watch(
-        sagemaker,
+    link = None
+    try:
+        while follower.poll() == "RUNNING":
+            if link is None and (link := review_url(follower.events)):
+                print(f"Review: {link}", file=out, flush=True)
+                if request.approve != "wait":
+                    choice = APPROVE if request.approve == "auto" else REJECT
+                    decide(
+                        link,
+                        choice,
+                        f"mlops run --approve {request.approve}",
+                        f"decided by --approve {request.approve}",
+                    )
+            time.sleep(FOLLOW_INTERVAL)
+    except KeyboardInterrupt:
+        sfn.stop_execution(executionArn=execution_arn, cause="interrupted by the user")
+        raise
+    events = history(sfn, execution_arn)
+    described = sfn.describe_execution(executionArn=execution_arn)
+    _write_workflow_artifacts(target, deployment, events, staging)
+    return _workflow_summary(target, described, events, follower, settings)
+
+
+def _workflow_summary(
+    target: Target,
+    described: dict[str, Any],
+    events: list[dict[str, Any]],
+    follower: ExecutionFollower,
+    settings: Settings,
+) -> dict[str, Any]:
+    output = json.loads(described.get("output") or "{}")
+    endpoint_name = output.get("endpointName")
+    endpoint_status = None
+    if endpoint_name:
+        endpoint_status = target.client("sagemaker").describe_endpoint(EndpointName=endpoint_name)[
+            "EndpointStatus"
+        ]
+    return {
+        "execution_arn": described["executionArn"],
+        "execution_status": described["status"],
+        "execution_error": described.get("error"),
+        "execution_cause": described.get("cause"),
+        "decision": output.get("decision"),
+        "decided_by": output.get("decided_by"),
+        "decision_reason": output.get("reason"),
+        "endpoint_name": endpoint_name,
+        "endpoint_status": endpoint_status,
+        "pipeline_execution_arn": follower.pipeline_execution_arn,
+        "timings": {k: round(v, 3) for k, v in phase_times(events).items()},
+    }
+
+
+def _write_workflow_artifacts(
+    target: Target, deployment: Any, events: list[dict[str, Any]], staging: Path
+) -> None:
+    sfn = target.client("stepfunctions")
+    machine = sfn.describe_state_machine(stateMachineArn=deployment.state_machine_arn)
+    write_atomic(staging / ASL_FILE, machine["definition"] + "\n")
+    write_atomic(
+        staging / "execution_history.json", json.dumps(events, indent=2, default=str) + "\n"
+    )
+    notifications = staging / "notifications"
+    for index, payload in enumerate(deployment.slack.payloads, 1):
+        write_atomic(notifications / f"slack-{index}.json", json.dumps(payload, indent=2) + "\n")
+    for index, raw in enumerate(target.local.sent_emails(), 1):
+        write_atomic(notifications / f"email-{index}.eml", raw)
+    published = target.local.published(deployment.topic_arn)
+    write_atomic(notifications / "sns.json", json.dumps(published, indent=2) + "\n")
+
+
+def _pipeline_outcome(sagemaker: Any, arn: str | None) -> pipeline_run.PipelineOutcome:
+    if arn is None:  # the state machine failed before starting the pipeline
+        return pipeline_run.PipelineOutcome("", "NotStarted", None, [])
+    described = sagemaker.describe_pipeline_execution(PipelineExecutionArn=arn)
+    return pipeline_run.PipelineOutcome(
         arn,
-        lambda steps: progress.update(pipeline_run.step_report(s, types) for s in steps),
+        described["PipelineExecutionStatus"],
+        described.get("FailureReason"),
+        pipeline_run.list_steps(sagemaker, arn),
     )
 
 
 def _collect(
     target: Target,
-    settings: Settings,
     outcome: pipeline_run.PipelineOutcome,
-    definition: dict[str, Any],
+    types: dict[str, str],
     overrides: dict[str, str],
+    threshold: float,
     staging: Path,
 ) -> dict[str, Any]:
-    """Fetch the artifacts into the staging folder and build summary.json."""
+    """Fetch the pipeline's artifacts into the staging folder; the pipeline part of summary."""
     sagemaker, s3 = target.client("sagemaker"), target.client("s3")
     metrics = _fetch_evaluation(sagemaker, s3, outcome, staging)
     _fetch_model(sagemaker, s3, outcome, staging)
     package_arn, approval_status = _registered_package(sagemaker, outcome)
-    types = pipeline_run.step_types(definition)
     return {
         "run_id": None,
         "status": "Succeeded" if outcome.status == "Succeeded" else "Failed",
-        "pipeline_execution_arn": outcome.execution_arn,
+        "pipeline_execution_arn": outcome.execution_arn or None,
         "failure_reason": outcome.failure_reason or None,
         "steps": [vars(report) for report in outcome.reports(types)],
         "metrics": metrics,
+        "quality_gate": {"metric": "mse", "threshold": threshold},
         "model_package_arn": package_arn,
         "model_approval_status": approval_status,
         "parameters": overrides,
     }
 
 
-def _processing_output(sagemaker: Any, step: dict[str, Any] | None, name: str) -> str | None:
-    """The S3 URI of a processing step's named output, from its processing job."""
-    arn = ((step or {}).get("Metadata") or {}).get("ProcessingJob", {}).get("Arn")
-    if not arn:
-        return None
-    job = sagemaker.describe_processing_job(ProcessingJobName=arn.rsplit("/", 1)[1])
-    for output in job.get("ProcessingOutputConfig", {}).get("Outputs", []):
-        if output["OutputName"] == name:
-            return output["S3Output"]["S3Uri"]
-    return None
+def _job_name(step: dict[str, Any] | None, kind: str) -> str | None:
+    arn = ((step or {}).get("Metadata") or {}).get(kind, {}).get("Arn")
+    return arn.rsplit("/", 1)[1] if arn else None
 
 
 def _fetch_evaluation(
@@ -161,7 +311,12 @@ def _fetch_evaluation(
 ) -> dict[str, Any] | None:
     from pipelines.steps import EVALUATION, EVALUATION_FILE
 
-    uri = _processing_output(sagemaker, outcome.step(EVALUATE_STEP), EVALUATION)
+    job = _job_name(outcome.step(EVALUATE_STEP), "ProcessingJob")
+    if job is None:
+        return None
+    described = sagemaker.describe_processing_job(ProcessingJobName=job)
+    outputs = described.get("ProcessingOutputConfig", {}).get("Outputs", [])
+    uri = next((o["S3Output"]["S3Uri"] for o in outputs if o["OutputName"] == EVALUATION), None)
     if uri is None:
         return None
     bucket, key = pipeline_run.split_s3_uri(f"{uri.rstrip('/')}/{EVALUATION_FILE}")
@@ -173,11 +328,14 @@ def _fetch_evaluation(
 def _fetch_model(
     sagemaker: Any, s3: Any, outcome: pipeline_run.PipelineOutcome, staging: Path
 ) -> None:
-    arn = ((outcome.step(TRAIN_STEP) or {}).get("Metadata") or {}).get("TrainingJob", {}).get("Arn")
-    if not arn:
+    job = _job_name(outcome.step(TRAIN_STEP), "TrainingJob")
+    if job is None:
         return
-    job = sagemaker.describe_training_job(TrainingJobName=arn.rsplit("/", 1)[1])
-    uri = job.get("ModelArtifacts", {}).get("S3ModelArtifacts")
+    uri = (
+        sagemaker.describe_training_job(TrainingJobName=job)
+        .get("ModelArtifacts", {})
+        .get("S3ModelArtifacts")
+    )
     if uri:
         bucket, key = pipeline_run.split_s3_uri(uri)
         s3.download_file(bucket, key, str(staging / "model.tar.gz"))
@@ -197,34 +355,19 @@ def _registered_package(
 
 
 def _copy_logs(workspace: Path, execution_arn: str, logs: Path) -> None:
+    if not execution_arn:
+        return
     source = workspace / execution_arn.rsplit("/", 1)[1] / "logs"
     if source.is_dir():
         shutil.copytree(source, logs, dirs_exist_ok=True)
 
 
-def _staging_dir(request: RunRequest) -> Path:
-    request.runs_dir.mkdir(parents=True, exist_ok=True)
-    staging = request.runs_dir / f".{request.run_id}.partial"
-    staging.mkdir()
-    return staging
-
-
-def _publish(staging: Path, request: RunRequest) -> Path:
-    run_dir = request.runs_dir / request.run_id
-    staging.rename(run_dir)
-    return run_dir
-
-
-def _closing(summary: dict[str, Any], definition: dict[str, Any], run_dir: Path) -> str:
-    threshold = next(
-        (p["DefaultValue"] for p in definition["Parameters"] if p["Name"] == "MseThreshold"), None
-    )
-    threshold = float(summary["parameters"].get("MseThreshold", threshold))
-    from mlops.progress import StepReport
-
+def _closing(summary: dict[str, Any], run_dir: Path) -> str:
     lines = ["", summary_table(StepReport(**s) for s in summary["steps"]), ""]
+    metrics = metric_line(summary["metrics"], summary["quality_gate"]["threshold"])
     lines.append(
-        f"Pipeline {summary['status'].lower()}: {metric_line(summary['metrics'], threshold)}"
+        f"Pipeline: {(summary['failure_reason'] and 'failed') or 'succeeded'}"
+        + (f", {metrics}" if metrics else "")
     )
     if summary["failure_reason"]:
         lines.append(f"Reason: {summary['failure_reason']}")
@@ -232,5 +375,16 @@ def _closing(summary: dict[str, Any], definition: dict[str, Any], run_dir: Path)
         lines.append(
             f"Model package: {summary['model_package_arn']} ({summary['model_approval_status']})"
         )
+    if "execution_status" in summary:
+        lines.append(f"Execution: {summary['execution_status']}")
+        if summary["decision"]:
+            lines.append(f"Decision: {summary['decision']} by {summary['decided_by'] or '-'}")
+        if summary["endpoint_name"]:
+            lines.append(f"Endpoint: {summary['endpoint_name']} ({summary['endpoint_status']})")
+        if summary["execution_status"] != "SUCCEEDED" and summary["execution_cause"]:
+            lines.append(f"Cause: {summary['execution_error']}: {summary['execution_cause']}")
+        timings = summary.get("timings", {})
+        lines.append("Seconds: " + ", ".join(f"{k} {v:.1f}" for k, v in timings.items()))
+    lines.append(f"Status: {summary['status']}")
     lines.append(f"Run folder: {run_dir}")
     return "\n".join(lines)

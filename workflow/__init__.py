@@ -3,12 +3,13 @@
 Built with the Step Functions Data Science SDK; the ASL carries `${Placeholder}`s that
 CloudFormation's DefinitionSubstitutions (or `render`, locally) fill. Execution input and
 output are documented in workflow/README.md.
+
+`asl` and `build_definition` load the SDK (and through it the SageMaker SDK, seconds of
+import) on first use only, so filling placeholders stays cheap.
 """
 
-# pipelines/ quiets the SageMaker SDK's import-time output (stdout carries the ASL in
-# `mlops workflow`); stepfunctions imports that SDK, so pipelines goes first.
-import pipelines  # noqa: F401
-from workflow.definition import asl, build_definition
+from typing import Any
+
 from workflow.substitutions import (
     DEFINITION_SUBSTITUTIONS,
     placeholders_in,
@@ -24,3 +25,14 @@ __all__ = [
     "render",
     "substitution_values",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in {"asl", "build_definition"}:
+        # pipelines/ quiets the SageMaker SDK's import-time output (stdout carries the ASL in
+        # `mlops workflow`); stepfunctions imports that SDK, so pipelines goes first.
+        import pipelines  # noqa: F401
+        from workflow import definition
+
+        return getattr(definition, name)
+    raise AttributeError(f"module 'workflow' has no attribute {name!r}")

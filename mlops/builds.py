@@ -1,9 +1,13 @@
-"""The pipeline definition JSON exactly as SageMaker receives it, and a cache of builds.
+"""The two generated artifacts, and a cache of them.
 
-Rendering needs the sagemaker SDK, whose import alone takes seconds. Builds are byte-identical
-for the same inputs, so a build is cached under a hash of everything it depends on (the
-pipeline and script sources, the settings, the SDK version, the account) together with the
-code objects it uploaded; a cache hit re-uploads those objects and skips the SDK entirely.
+- the pipeline definition JSON, exactly as SageMaker receives it (pipelines/);
+- the state machine's ASL, with `${Placeholder}`s for DefinitionSubstitutions (workflow/).
+
+Building either needs the sagemaker SDK, whose import alone takes seconds. Builds are
+byte-identical for the same inputs, so they are cached under a hash of everything they depend
+on (the pipeline, workflow and script sources, the settings, the SDK versions, the account)
+together with the code objects the definition refers to; a cache hit re-uploads those objects
+and skips the SDK entirely.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import json
 import os
 import re
 import shutil
+from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
@@ -20,7 +25,23 @@ from mlops.aws import Target
 from mlops.files import write_atomic
 from mlops.settings import PROJECT_ROOT, SCRIPTS_DIR, Settings
 
-BUILD_INPUTS = (PROJECT_ROOT / "pipelines", SCRIPTS_DIR, PROJECT_ROOT / "mlops" / "settings.py")
+BUILD_INPUTS = (
+    PROJECT_ROOT / "pipelines",
+    PROJECT_ROOT / "workflow",
+    SCRIPTS_DIR,
+    PROJECT_ROOT / "mlops" / "settings.py",
+)
+_SDKS = ("sagemaker", "stepfunctions")
+DEFINITION_FILE = "definition.json"
+ASL_FILE = "state_machine.asl.json"
+
+
+@dataclass(frozen=True)
+class Build:
+    """The generated artifacts of one deployment."""
+
+    definition: str
+    asl: str
 
 
 def default_cache_dir() -> Path:
@@ -37,20 +58,27 @@ def build_definition(settings: Settings, target: Target) -> str:
     return build_pipeline(settings, session).definition()
 
 
-def cached_definition(settings: Settings, target: Target, cache_dir: Path) -> str:
-    """The definition from the build cache (code re-uploaded), or a fresh build stored there."""
+def build_asl(settings: Settings) -> str:
+    """The state machine's ASL; needs no AWS access."""
+    import workflow
+
+    return workflow.asl(settings)
+
+
+def cached_build(settings: Settings, target: Target, cache_dir: Path) -> Build:
+    """Both artifacts from the build cache (code re-uploaded), or fresh builds stored there."""
     bucket = settings.bucket_for(target.account_id)
     entry = cache_dir / build_key(settings, target.account_id)
     s3 = target.client("s3")
-    if (entry / "definition.json").is_file():
+    if (entry / ASL_FILE).is_file():
         _ensure_bucket(s3, bucket, target.region)
         for uri, name in json.loads((entry / "objects.json").read_text()).items():
             key = uri.removeprefix(f"s3://{bucket}/")
             s3.put_object(Bucket=bucket, Key=key, Body=(entry / name).read_bytes())
-        return (entry / "definition.json").read_text()
-    text = build_definition(settings, target)
-    _store(entry, text, code_uris(text, settings, bucket), s3, bucket)
-    return text
+        return Build((entry / DEFINITION_FILE).read_text(), (entry / ASL_FILE).read_text())
+    build = Build(build_definition(settings, target), build_asl(settings))
+    _store(entry, build, code_uris(build.definition, settings, bucket), s3, bucket)
+    return build
 
 
 def code_uris(definition: str, settings: Settings, bucket: str) -> list[str]:
@@ -62,7 +90,7 @@ def code_uris(definition: str, settings: Settings, bucket: str) -> list[str]:
 def build_key(settings: Settings, account_id: str) -> str:
     """A hash of every input of a build."""
     digest = hashlib.sha256()
-    for part in (repr(settings), account_id, metadata.version("sagemaker")):
+    for part in (repr(settings), account_id, *(metadata.version(sdk) for sdk in _SDKS)):
         digest.update(part.encode() + b"\0")
     for root in BUILD_INPUTS:
         files = sorted(root.rglob("*.py")) if root.is_dir() else [root]
@@ -72,7 +100,7 @@ def build_key(settings: Settings, account_id: str) -> str:
     return digest.hexdigest()[:32]
 
 
-def _store(entry: Path, text: str, uris: list[str], s3, bucket: str) -> None:
+def _store(entry: Path, build: Build, uris: list[str], s3, bucket: str) -> None:
     staging = entry.with_name(entry.name + ".partial")
     staging.mkdir(parents=True, exist_ok=True)
     objects = {}
@@ -82,7 +110,8 @@ def _store(entry: Path, text: str, uris: list[str], s3, bucket: str) -> None:
         write_atomic(staging / name, body.read())
         objects[uri] = name
     write_atomic(staging / "objects.json", json.dumps(objects, indent=1))
-    write_atomic(staging / "definition.json", text)
+    write_atomic(staging / DEFINITION_FILE, build.definition)
+    write_atomic(staging / ASL_FILE, build.asl)
     try:
         staging.rename(entry)
     except OSError:  # another run stored the same build first
