@@ -192,15 +192,21 @@ def _json_default(value: Any) -> Any:
 def install(executor: Executor | None) -> None:
     """Make every SageMaker backend (new or reset) the local one, running `executor`."""
     LocalSageMakerBackend.executor = executor
-    LocalSageMakerBackend.faults = {}
     SageMakerResponse.list_pipeline_execution_steps = _list_pipeline_execution_steps
     SageMakerResponse.update_endpoint = _update_endpoint
     sagemaker_backends.backend = LocalSageMakerBackend
     sagemaker_backends.reset()
 
 
+def clear_faults() -> None:
+    LocalSageMakerBackend.faults.clear()
+
+
 def inject_fault(operation: str, error_code: str, times: int = 1, message: str = "") -> None:
-    """Make the next `times` calls of a SageMaker operation (snake_case) fail with `error_code`."""
+    """Make the next `times` calls of a SageMaker operation (snake_case) fail with `error_code`.
+
+    Faults injected before a local AWS starts apply to it; every fault ends with it.
+    """
     LocalSageMakerBackend.faults[operation] = _Fault(
         error_code, message or f"Injected {error_code} for {operation}", times
     )

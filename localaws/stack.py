@@ -101,6 +101,7 @@ def local_aws(executor: Executor | None = None, region: str = LOCAL_REGION) -> I
         _post(f"{endpoint}/moto-api/reset", None)
         server.stop()
         sagemaker_seam.install(None)
+        sagemaker_seam.clear_faults()
         for name, value in saved.items():
             if value is None:
                 os.environ.pop(name, None)

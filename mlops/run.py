@@ -68,8 +68,9 @@ def check_data(path: Path) -> Path:
     return path
 
 
-def run(request: RunRequest, settings: Settings, out: TextIO = sys.stdout) -> int:
+def run(request: RunRequest, settings: Settings, out: TextIO | None = None) -> int:
     """Run locally; exit 0 when the run succeeded, 1 when it failed."""
+    out = out or sys.stdout
     started = time.perf_counter()
     request.runs_dir.mkdir(parents=True, exist_ok=True)
     staging = request.runs_dir / f".{request.run_id}.partial"
@@ -250,9 +251,7 @@ def _write_workflow_artifacts(
     sfn = target.client("stepfunctions")
     machine = sfn.describe_state_machine(stateMachineArn=deployment.state_machine_arn)
     write_atomic(staging / ASL_FILE, machine["definition"] + "\n")
-    write_atomic(
-        staging / "execution_history.json", json.dumps(events, indent=2, default=str) + "\n"
-    )
+    write_atomic(staging / "execution_history.json", redact_tokens(events) + "\n")
     notifications = staging / "notifications"
     for index, payload in enumerate(deployment.slack.payloads, 1):
         write_atomic(notifications / f"slack-{index}.json", json.dumps(payload, indent=2) + "\n")
@@ -260,6 +259,17 @@ def _write_workflow_artifacts(
         write_atomic(notifications / f"email-{index}.eml", raw)
     published = target.local.published(deployment.topic_arn)
     write_atomic(notifications / "sns.json", json.dumps(published, indent=2) + "\n")
+
+
+def redact_tokens(events: list[dict[str, Any]]) -> str:
+    """The history as JSON with every task token replaced: tokens are credentials."""
+    text = json.dumps(events, indent=2, default=str)
+    for event in events:
+        parameters = event.get("taskScheduledEventDetails", {}).get("parameters")
+        token = json.loads(parameters or "{}").get("Payload", {}).get("taskToken")
+        if token:
+            text = text.replace(token, "<task token redacted>")
+    return text
 
 
 def _pipeline_outcome(sagemaker: Any, arn: str | None) -> pipeline_run.PipelineOutcome:

@@ -1,0 +1,149 @@
+"""`mlops run`: the whole job through the local AWS, on Abalone, as a user runs it."""
+
+from __future__ import annotations
+
+import email
+import io
+import json
+import re
+from contextlib import redirect_stdout
+from pathlib import Path
+
+import pytest
+
+from localaws.sagemaker_seam import inject_fault
+from mlops.cli import main
+
+FAST = ["--param", "NumRound=30"]
+
+
+def _run(runs_dir: Path, capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, dict, str]:
+    """Run `mlops run` in-process: exit code, summary.json and stdout."""
+    before = set(runs_dir.iterdir()) if runs_dir.exists() else set()
+    code = main(["run", "--runs-dir", str(runs_dir), *FAST, *args])
+    out = capsys.readouterr().out
+    (folder,) = [p for p in runs_dir.iterdir() if p not in before and not p.name.startswith(".")]
+    return code, json.loads((folder / "summary.json").read_text()), out
+
+
+@pytest.fixture(scope="module")
+def runs_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Shared by the module, so later runs reuse the step cache and stay fast."""
+    return tmp_path_factory.mktemp("runs")
+
+
+@pytest.fixture(scope="module")
+def approved(runs_dir: Path) -> tuple[int, dict, str]:
+    buffer = io.StringIO()
+    before = set(runs_dir.iterdir())
+    with redirect_stdout(buffer):
+        code = main(["run", "--runs-dir", str(runs_dir), *FAST, "--approve", "auto"])
+    (folder,) = [p for p in runs_dir.iterdir() if p not in before and not p.name.startswith(".")]
+    return code, json.loads((folder / "summary.json").read_text()), buffer.getvalue()
+
+
+def test_approved_run_deploys_the_model(approved: tuple[int, dict, str]) -> None:
+    code, summary, out = approved
+    assert code == 0
+    assert summary["status"] == "Succeeded"
+    assert summary["execution_status"] == "SUCCEEDED"
+    assert summary["decision"] == "approved"
+    assert summary["decided_by"] == "mlops run --approve auto"
+    assert summary["model_approval_status"] == "Approved"
+    assert summary["endpoint_status"] == "InService"
+    assert summary["endpoint_name"]
+    assert set(summary["timings"]) >= {"startup", "pipeline", "approval", "deploy", "total"}
+    assert re.search(r"^Review: http://127\.0\.0\.1:\d+/review\?id=", out, re.MULTILINE)
+
+
+def test_run_folder_keeps_what_was_sent(approved: tuple[int, dict, str], runs_dir: Path) -> None:
+    summary = approved[1]
+    folder = runs_dir / summary["run_id"]
+    asl = json.loads((folder / "state_machine.asl.json").read_text())
+    assert "HumanApproval" in json.dumps(asl) and "${" not in json.dumps(asl)
+    history = json.loads((folder / "execution_history.json").read_text())
+    assert history[0]["type"] == "ExecutionStarted"
+    assert history[-1]["type"] == "ExecutionSucceeded"
+    slack = json.loads((folder / "notifications" / "slack-1.json").read_text())
+    message = email.message_from_bytes((folder / "notifications" / "email-1.eml").read_bytes())
+    parts = {
+        p.get_content_type(): p.get_payload(decode=True).decode()
+        for p in message.walk()
+        if not p.is_multipart()
+    }
+    assert set(parts) == {"text/plain", "text/html"}
+    review_link = re.search(r"http://127\.0\.0\.1:\d+/review\?[^\s\"<]+", parts["text/plain"])
+    assert review_link and review_link.group(0).replace("&amp;", "&") in json.dumps(slack)
+    sns = json.loads((folder / "notifications" / "sns.json").read_text())
+    assert json.loads(sns[-1]["Message"])["decision"] == "approved"
+
+
+def test_task_token_is_in_no_artifact(approved: tuple[int, dict, str], runs_dir: Path) -> None:
+    folder = runs_dir / approved[1]["run_id"]
+    history = json.loads((folder / "execution_history.json").read_text())
+    tokens = [
+        json.loads(e["taskScheduledEventDetails"]["parameters"]).get("Payload", {}).get("taskToken")
+        for e in history
+        if e["type"] == "TaskScheduled"
+    ]
+    assert [t for t in tokens if t] == ["<task token redacted>"]
+    texts = [
+        p.read_text(errors="replace")
+        for p in folder.rglob("*")
+        if p.suffix != ".gz" and p.is_file()
+    ]
+    assert not any(re.search(r"taskToken\W+[0-9a-f]{8}-", text) for text in texts)
+
+
+def test_rejected_run_registers_rejection_and_deploys_nothing(
+    runs_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, summary, _ = _run(runs_dir, capsys, "--approve", "reject")
+    assert code == 0
+    assert summary["execution_status"] == "SUCCEEDED"
+    assert summary["decision"] == "rejected"
+    assert summary["model_approval_status"] == "Rejected"
+    assert summary["endpoint_name"] is None
+
+
+def test_approval_timeout_rejects_with_the_reason(
+    runs_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, summary, out = _run(runs_dir, capsys, "--approve", "wait", "--approval-timeout", "1")
+    assert code == 0
+    assert "Review: http://127.0.0.1:" in out
+    assert summary["decision"] == "rejected"
+    assert "No decision within 1 seconds" in summary["decision_reason"]
+    assert summary["model_approval_status"] == "Rejected"
+    assert summary["endpoint_name"] is None
+
+
+def test_unmet_quality_gate_fails_and_notifies(
+    runs_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, summary, _ = _run(runs_dir, capsys, "--param", "MseThreshold=0.1")
+    assert code == 1
+    assert summary["status"] == "Failed"
+    assert summary["execution_status"] == "FAILED"
+    assert summary["execution_error"] == "PipelineFailed"
+    assert "Test MSE" in summary["execution_cause"]
+    assert "MseThreshold = 0.1" in summary["execution_cause"]
+    assert summary["model_package_arn"] is None
+    sns = json.loads((runs_dir / summary["run_id"] / "notifications" / "sns.json").read_text())
+    assert any("MseThreshold = 0.1" in message["Message"] for message in sns)
+
+
+def test_throttled_start_is_retried(runs_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    inject_fault("start_pipeline_execution", "ThrottlingException", times=1)
+    code, summary, _ = _run(runs_dir, capsys, "--approve", "auto")
+    assert code == 0
+    assert summary["endpoint_status"] == "InService"
+    history = json.loads((runs_dir / summary["run_id"] / "execution_history.json").read_text())
+    failed = [e for e in history if e["type"] == "TaskFailed"]
+    assert failed, "the injected throttle never reached the state machine"
+
+
+def test_bad_approve_mode_is_a_usage_error(tmp_path: Path) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["run", "--runs-dir", str(tmp_path), "--approve", "maybe"])
+    assert exit_info.value.code == 2
