@@ -12,7 +12,7 @@ import pytest
 
 from localaws import local_aws
 from mlops.aws import AWS_CONFIG_VARIABLES
-from mlops.definition import build_definition
+from mlops.builds import build_definition
 from mlops.settings import SCRIPTS_DIR, Settings
 
 EXPECTED_PARAMETERS = {
