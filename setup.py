@@ -13,7 +13,7 @@ setup(
     long_description_content_type="text/markdown",
     license="Apache-2.0",
     python_requires=">=3.11,<3.13",
-    packages=find_packages(include=["mlops*", "pipelines*", "workflow*", "approval*", "localaws*"]),
+    packages=find_packages(include=["mlops*", "pipelines*", "workflow*", "approval*", "localaws*", "deploy*"]),
     install_requires=[
         # v3 removed sagemaker.workflow, which stepfunctions 2.3.0 imports.
         "sagemaker>=2.257,<3",

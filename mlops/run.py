@@ -31,9 +31,8 @@ from mlops.follow import ExecutionFollower, history, phase_times, review_url
 from mlops.params import parse_params
 from mlops.progress import Progress, StepReport, metric_line, summary_table
 from mlops.settings import Settings
+from pipelines.names import EVALUATE_STEP, EVALUATION, EVALUATION_FILE, TRAIN_STEP
 
-EVALUATE_STEP = "Evaluate"
-TRAIN_STEP = "Train"
 APPROVE_MODES = ("wait", "auto", "reject")
 #: Local Wait states poll every second (Wait takes whole seconds); AWS defaults to 60.
 LOCAL_POLL_SECONDS = 1
@@ -319,8 +318,6 @@ def _job_name(step: dict[str, Any] | None, kind: str) -> str | None:
 def _fetch_evaluation(
     sagemaker: Any, s3: Any, outcome: pipeline_run.PipelineOutcome, staging: Path
 ) -> dict[str, Any] | None:
-    from pipelines.steps import EVALUATION, EVALUATION_FILE
-
     job = _job_name(outcome.step(EVALUATE_STEP), "ProcessingJob")
     if job is None:
         return None

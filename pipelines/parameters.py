@@ -7,6 +7,9 @@ a literal boolean, so it is a build setting (`Settings.cache_enabled`).
 
 from __future__ import annotations
 
+import pipelines.sdk  # noqa: F401 - first, so the SDK imports quietly
+
+# isort: split
 from dataclasses import dataclass, fields
 
 from sagemaker.workflow.parameters import (

@@ -5,6 +5,9 @@ Preprocess -> Train -> Evaluate -> QualityGate -> Register | QualityGateFailed
 
 from __future__ import annotations
 
+import pipelines.sdk  # noqa: F401 - first, so the SDK imports quietly
+
+# isort: split
 from sagemaker.workflow.pipeline import Pipeline
 from sagemaker.workflow.pipeline_context import PipelineSession
 

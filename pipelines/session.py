@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import pipelines.sdk  # noqa: F401 - first, so the SDK imports quietly
+
+# isort: split
 import boto3
 from sagemaker.workflow.pipeline_context import PipelineSession
 

@@ -7,6 +7,9 @@ hand), so the definition says where each file goes and the local executor can ma
 
 from __future__ import annotations
 
+import pipelines.sdk  # noqa: F401 - first, so the SDK imports quietly
+
+# isort: split
 from sagemaker import image_uris
 from sagemaker.inputs import TrainingInput
 from sagemaker.model import Model
@@ -23,15 +26,18 @@ from sagemaker.workflow.steps import CacheConfig, ProcessingStep, TrainingStep
 from sagemaker.xgboost import XGBoost
 
 from mlops.settings import PROCESSING_ROOT, SCRIPTS_DIR, Settings
+from pipelines.names import (
+    EVALUATE_STEP,
+    EVALUATION,
+    EVALUATION_FILE,
+    GATE_METRIC_PATH,
+    PREPROCESS_STEP,
+    SPLITS,
+    STATISTICS,
+    TRAIN_STEP,
+)
 from pipelines.parameters import PipelineParameters
 
-#: The outputs of Preprocess, each a folder under /opt/ml/processing.
-SPLITS = ("train", "validation", "test")
-STATISTICS = "statistics"
-EVALUATION = "evaluation"
-EVALUATION_FILE = "evaluation.json"
-#: The gate's metric inside evaluation.json (SageMaker's model-quality shape).
-GATE_METRIC_PATH = "regression_metrics.mse.value"
 CSV = "text/csv"
 
 
@@ -76,7 +82,7 @@ def preprocess_step(
     """Validate the raw CSV, one-hot encode, split into train/validation/test."""
     processor = _processor(settings, session, params, "preprocess")
     return ProcessingStep(
-        name="Preprocess",
+        name=PREPROCESS_STEP,
         step_args=processor.run(
             code=str(SCRIPTS_DIR / "preprocess.py"),
             inputs=[
@@ -128,7 +134,7 @@ def train_step(
     )
     outputs = preprocess.properties.ProcessingOutputConfig.Outputs
     return TrainingStep(
-        name="Train",
+        name=TRAIN_STEP,
         step_args=estimator.fit(
             inputs={
                 split: TrainingInput(s3_data=outputs[split].S3Output.S3Uri, content_type=CSV)
@@ -151,7 +157,7 @@ def evaluate_step(
     processor = _processor(settings, session, params, "evaluate")
     test_split = preprocess.properties.ProcessingOutputConfig.Outputs["test"].S3Output.S3Uri
     return ProcessingStep(
-        name="Evaluate",
+        name=EVALUATE_STEP,
         step_args=processor.run(
             code=str(SCRIPTS_DIR / "evaluate.py"),
             inputs=[

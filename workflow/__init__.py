@@ -29,9 +29,9 @@ __all__ = [
 
 def __getattr__(name: str) -> Any:
     if name in {"asl", "build_definition"}:
-        # pipelines/ quiets the SageMaker SDK's import-time output (stdout carries the ASL in
-        # `mlops workflow`); stepfunctions imports that SDK, so pipelines goes first.
-        import pipelines  # noqa: F401
+        # stepfunctions imports the SageMaker SDK, which must be imported quietly first
+        # (stdout carries the ASL in `mlops workflow`).
+        import pipelines.sdk  # noqa: F401
         from workflow import definition
 
         return getattr(definition, name)

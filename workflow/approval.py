@@ -183,6 +183,6 @@ def reject_model(failures: Failures, subject: str) -> Segment:
         },
         result_path=RESULT,
     )
-    notify = failures.guard(publish("NotifyRejected", subject, RESULT))
-    done = Succeed("ModelRejected", output_path=RESULT)
+    notify = failures.guard(publish("NotifyRejected", subject, RESULT, output_path=RESULT))
+    done = Succeed("ModelRejected")
     return Segment.ending(update, result, notify, done)

@@ -190,6 +190,6 @@ def report_deployment(failures: Failures, subject: str) -> Segment:
         },
         result_path=RESULT,
     )
-    notify = failures.guard(publish("NotifyDeployed", subject, RESULT))
-    done = Succeed("ModelDeployed", output_path=RESULT)
+    notify = failures.guard(publish("NotifyDeployed", subject, RESULT, output_path=RESULT))
+    done = Succeed("ModelDeployed")
     return Segment.ending(result, notify, done)

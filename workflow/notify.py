@@ -22,17 +22,22 @@ from workflow.tasks import SNS_PUBLISH, ApiTask, FailFromPaths
 FAILURE = "$.failure"
 
 
-def publish(state_id: str, subject: str, message: dict[str, Any] | str) -> ApiTask:
+def publish(
+    state_id: str, subject: str, message: dict[str, Any] | str, output_path: str | None = None
+) -> ApiTask:
     """An SNS publish to the notification topic; `message` is an object or a "$.path".
 
-    The sns:publish integration serialises an object message to JSON.
+    The sns:publish integration serialises an object message to JSON. `output_path` narrows
+    what the next state receives (a final Succeed cannot carry one: cfn-lint rejects it).
     """
+    extra = {"output_path": output_path} if output_path else {}
     body = {"Message.$": message} if isinstance(message, str) else {"Message": message}
     return ApiTask(
         state_id,
         resource=SNS_PUBLISH,
         parameters={"TopicArn": ref(NOTIFICATION_TOPIC_ARN), "Subject": subject, **body},
         result_path=None,
+        **extra,
     )
 
 

@@ -1,0 +1,42 @@
+"""Names of the deployed resources that Settings does not hold, each derived from Settings.
+
+One place, so the template, the CI template, the CLI and the tests can never disagree.
+"""
+
+from __future__ import annotations
+
+from mlops.settings import Settings
+
+
+def stack_name(settings: Settings) -> str:
+    """The default CloudFormation stack of the workflow (CodeBuild's STACK_NAME)."""
+    return f"{settings.project}-mlops"
+
+
+def schedule_name(settings: Settings) -> str:
+    return f"{settings.state_machine_name}-schedule"
+
+
+def schedule_dlq_name(settings: Settings) -> str:
+    return f"{settings.state_machine_name}-schedule-dlq"
+
+
+def signing_secret_name(settings: Settings) -> str:
+    return f"{settings.project}/approval-link-signing-key"
+
+
+def function_log_group(settings: Settings) -> str:
+    return f"/aws/lambda/{settings.approval_function_name}"
+
+
+def ci_project_name(settings: Settings) -> str:
+    return f"{settings.project}-mlops-ci"
+
+
+def ci_log_group(settings: Settings) -> str:
+    return f"/aws/codebuild/{ci_project_name(settings)}"
+
+
+def endpoint_prefix(settings: Settings) -> str:
+    """Models and endpoint configs the workflow creates are named `<endpoint>-...`."""
+    return settings.endpoint_name

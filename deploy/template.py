@@ -1,0 +1,455 @@
+"""The workflow's CloudFormation template, generated from Python and Settings.
+
+One stack holds everything a run needs besides the SageMaker Pipeline (which CodeBuild
+upserts): the state machine, the approval Lambda with its public Function URL, the approvals
+table, the notification topic, the link-signing secret and the schedule.
+
+The Function URL and the function's environment: the URL exists only once the function does,
+so the function cannot receive its own URL through `Fn::GetAtt` (a circular dependency).
+`APPROVAL_BASE_URL` therefore comes from the `ApprovalBaseUrl` parameter, which `mlops deploy`
+fills with the stack's own `ReviewUrlBase` output (a follow-up update on the very first
+deployment, the same value ever after) unless an operator set a base of their own, such as
+a custom domain in front of the URL. The handler needs nothing beyond the variable.
+
+The output is deterministic (no timestamps, stable key order), so an unchanged project
+produces an unchanged template and CloudFormation reports "no changes".
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from approval.store import KEY as APPROVAL_KEY
+from approval.store import TTL_ATTRIBUTE
+from deploy import iam, names
+from deploy.bundle import APPROVAL_PACKAGE
+from deploy.execution import execution_input
+from deploy.iam import Json, arn, get_att, ref, sub
+from deploy.schedule import DEFAULT_SCHEDULE, DEFAULT_TIMEZONE, validate_schedule_expression
+from mlops.settings import Settings
+
+TEMPLATE_FORMAT = "2010-09-09"
+LAMBDA_RUNTIME = "python3.12"
+LAMBDA_HANDLER = f"{APPROVAL_PACKAGE}.handler.lambda_handler"
+LOG_RETENTION_DAYS = 90
+#: The schedule may start a run up to this late, letting Scheduler spread load.
+SCHEDULE_WINDOW_MINUTES = 60
+SCHEDULE_RETRIES = 3
+SCHEDULE_MAX_EVENT_AGE_SECONDS = 6 * 3600
+DLQ_RETENTION_SECONDS = 14 * 24 * 3600
+SECRET_LENGTH = 64
+
+# Parameters.
+SAGEMAKER_ROLE_ARN = "SageMakerRoleArn"
+CODE_BUCKET = "CodeBucket"
+CODE_KEY = "CodeKey"
+SCHEDULE_EXPRESSION = "ScheduleExpression"
+SCHEDULE_TIMEZONE = "ScheduleTimezone"
+SCHEDULE_STATE = "ScheduleState"
+NOTIFICATION_EMAIL = "NotificationEmail"
+APPROVERS = "Approvers"
+APPROVAL_EMAIL = "ApprovalEmail"
+APPROVAL_EMAIL_SENDER = "ApprovalEmailSender"
+SLACK_WEBHOOK_SECRET_ARN = "SlackWebhookSecretArn"
+SLACK_SIGNING_SECRET_ARN = "SlackSigningSecretArn"
+APPROVAL_BASE_URL = "ApprovalBaseUrl"
+
+# Conditions.
+HAS_NOTIFICATION_EMAIL = "HasNotificationEmail"
+HAS_APPROVAL_EMAIL = "HasApprovalEmail"
+HAS_SLACK_WEBHOOK = "HasSlackWebhook"
+HAS_SLACK_SIGNING = "HasSlackSigning"
+
+# Resources.
+STATE_MACHINE = "StateMachine"
+STATE_MACHINE_ROLE = "StateMachineRole"
+FUNCTION = "ApprovalFunction"
+FUNCTION_ROLE = "ApprovalFunctionRole"
+FUNCTION_LOGS = "ApprovalFunctionLogGroup"
+FUNCTION_URL = "ApprovalFunctionUrl"
+URL_PERMISSION = "ApprovalFunctionUrlPermission"
+URL_INVOKE_PERMISSION = "ApprovalFunctionUrlInvokePermission"
+TABLE = "ApprovalTable"
+TOPIC = "NotificationTopic"
+SECRET = "LinkSigningSecret"
+SCHEDULE = "Schedule"
+SCHEDULE_ROLE = "ScheduleRole"
+SCHEDULE_DLQ = "ScheduleDeadLetterQueue"
+
+# Outputs (the CLI reads these).
+OUT_STATE_MACHINE_ARN = "StateMachineArn"
+OUT_REVIEW_URL_BASE = "ReviewUrlBase"
+OUT_TABLE_NAME = "ApprovalTableName"
+OUT_TOPIC_ARN = "TopicArn"
+OUT_SCHEDULE_NAME = "ScheduleName"
+
+_ARN_PATTERN = r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:.+$"
+
+
+def substitutions(settings: Settings) -> dict[str, Any]:
+    """Values for the ASL's `${Placeholder}` names (DefinitionSubstitutions)."""
+    from workflow import substitutions as names_in_asl
+
+    return {
+        names_in_asl.PIPELINE_NAME: settings.pipeline_name,
+        names_in_asl.MODEL_PACKAGE_GROUP_NAME: settings.model_package_group,
+        names_in_asl.APPROVAL_FUNCTION_ARN: get_att(FUNCTION, "Arn"),
+        names_in_asl.NOTIFICATION_TOPIC_ARN: ref(TOPIC),
+        names_in_asl.SAGEMAKER_ROLE_ARN: ref(SAGEMAKER_ROLE_ARN),
+        names_in_asl.ENDPOINT_NAME: settings.endpoint_name,
+    }
+
+
+def workflow_template(settings: Settings) -> Json:
+    """The template for the workflow that `workflow.asl` builds from these settings."""
+    import pipelines.sdk  # noqa: F401 - quiets the SageMaker SDK before workflow imports it
+    from workflow import asl
+    from workflow.substitutions import placeholders_in
+
+    text = asl(settings)
+    return build_template(settings, text, placeholders_in(text), execution_input({}))
+
+
+def build_template(
+    settings: Settings,
+    asl: str,
+    placeholders: Iterable[str],
+    execution_input: Mapping[str, Any],
+) -> Json:
+    """The template as a dict; `asl` is the state machine JSON with `${Placeholder}` names."""
+    validate_schedule_expression(DEFAULT_SCHEDULE)
+    known = substitutions(settings)
+    unknown = sorted(set(placeholders) - set(known))
+    if unknown:
+        raise ValueError(
+            "the state machine uses placeholders the template cannot fill: "
+            + ", ".join(unknown)
+            + "; add them to deploy.template.substitutions"
+        )
+    definition = json.loads(asl)
+    return {
+        "AWSTemplateFormatVersion": TEMPLATE_FORMAT,
+        "Description": (
+            f"{settings.project}: Step Functions workflow around the SageMaker pipeline "
+            f"{settings.pipeline_name}, with human approval and a schedule"
+        ),
+        "Parameters": _parameters(),
+        "Conditions": _conditions(),
+        "Resources": {
+            **_state_machine(settings, asl, sorted(set(placeholders)), definition),
+            **_approval(settings),
+            **_notifications(settings),
+            **_schedule(settings, execution_input),
+        },
+        "Outputs": _outputs(),
+    }
+
+
+def render(template: Mapping[str, Any]) -> str:
+    """Stable JSON text: the same template always renders to the same bytes."""
+    return json.dumps(template, indent=2, ensure_ascii=False)
+
+
+def _parameters() -> Json:
+    def text(description: str, default: str | None = None, **extra: Any) -> Json:
+        result: Json = {"Type": "String", "Description": description, **extra}
+        if default is not None:
+            result["Default"] = default
+        return result
+
+    secret_arn = {"AllowedPattern": f"^$|{_ARN_PATTERN[1:]}"}
+    return {
+        SAGEMAKER_ROLE_ARN: text(
+            "SageMaker execution role: the pipeline's jobs and the deployed model run as it",
+            AllowedPattern=r"^arn:aws[a-z-]*:iam::\d{12}:role/.+$",
+        ),
+        CODE_BUCKET: text("S3 bucket holding the approval function's zip"),
+        CODE_KEY: text("S3 key of the approval function's zip (mlops deploy sets it)"),
+        SCHEDULE_EXPRESSION: text(
+            "EventBridge Scheduler expression of the regular run, e.g. rate(7 days)",
+            DEFAULT_SCHEDULE,
+        ),
+        SCHEDULE_TIMEZONE: text("IANA time zone of the schedule expression", DEFAULT_TIMEZONE),
+        SCHEDULE_STATE: text(
+            "ENABLED runs on the schedule; DISABLED keeps it for manual runs only",
+            "ENABLED",
+            AllowedValues=["ENABLED", "DISABLED"],
+        ),
+        NOTIFICATION_EMAIL: text(
+            "Email subscribed to the run notifications topic (empty: no subscription)", ""
+        ),
+        APPROVERS: text("Who is asked to approve, as shown in the request", ""),
+        APPROVAL_EMAIL: text("Comma-separated approver addresses for SES (empty: no email)", ""),
+        APPROVAL_EMAIL_SENDER: text("SES-verified sender of the approval email", ""),
+        SLACK_WEBHOOK_SECRET_ARN: text(
+            "Secrets Manager ARN of the Slack incoming-webhook URL (empty: no Slack)",
+            "",
+            **secret_arn,
+        ),
+        SLACK_SIGNING_SECRET_ARN: text(
+            "Secrets Manager ARN of the Slack app's signing secret, for its buttons",
+            "",
+            **secret_arn,
+        ),
+        APPROVAL_BASE_URL: text(
+            "Base URL of the review links; mlops deploy sets the Function URL unless you set "
+            "another base here, e.g. a custom domain",
+            "",
+        ),
+    }
+
+
+def _conditions() -> Json:
+    def present(parameter: str) -> Json:
+        return {"Fn::Not": [{"Fn::Equals": [ref(parameter), ""]}]}
+
+    return {
+        HAS_NOTIFICATION_EMAIL: present(NOTIFICATION_EMAIL),
+        HAS_APPROVAL_EMAIL: {"Fn::And": [present(APPROVAL_EMAIL), present(APPROVAL_EMAIL_SENDER)]},
+        HAS_SLACK_WEBHOOK: present(SLACK_WEBHOOK_SECRET_ARN),
+        HAS_SLACK_SIGNING: present(SLACK_SIGNING_SECRET_ARN),
+    }
+
+
+def _state_machine(settings: Settings, asl: str, placeholders: list[str], definition: Json) -> Json:
+    statements = iam.state_machine_statements(
+        definition,
+        settings,
+        names.endpoint_prefix(settings),
+        {
+            "lambda:InvokeFunction": [get_att(FUNCTION, "Arn"), sub(f"${{{FUNCTION}.Arn}}:*")],
+            "sns:Publish": [ref(TOPIC)],
+            # The evaluation report the pipeline wrote, shown to the approvers.
+            "s3:GetObject": [
+                sub(f"arn:${{AWS::Partition}}:s3:::${{{CODE_BUCKET}}}/{settings.prefix('*')}")
+            ],
+        },
+        ref(SAGEMAKER_ROLE_ARN),
+    )
+    known = substitutions(settings)
+    return {
+        STATE_MACHINE_ROLE: iam.role(
+            "Runs the workflow: the pipeline, the approval request, the model deployment",
+            "states",
+            "workflow",
+            statements,
+        ),
+        STATE_MACHINE: {
+            "Type": "AWS::StepFunctions::StateMachine",
+            "Properties": {
+                "StateMachineName": settings.state_machine_name,
+                "StateMachineType": "STANDARD",
+                "RoleArn": get_att(STATE_MACHINE_ROLE, "Arn"),
+                "DefinitionString": asl,
+                "DefinitionSubstitutions": {name: known[name] for name in placeholders},
+            },
+        },
+    }
+
+
+def _approval(settings: Settings) -> Json:
+    statements = [
+        iam.log_writing(get_att(FUNCTION_LOGS, "Arn")),
+        iam.statement(
+            ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"],
+            get_att(TABLE, "Arn"),
+        ),
+        iam.statement(
+            ["secretsmanager:GetSecretValue"],
+            [
+                ref(SECRET),
+                _if(HAS_SLACK_WEBHOOK, ref(SLACK_WEBHOOK_SECRET_ARN)),
+                _if(HAS_SLACK_SIGNING, ref(SLACK_SIGNING_SECRET_ARN)),
+            ],
+        ),
+        # Task tokens are not resources IAM can name: AWS requires "*" for these two.
+        iam.statement(sorted(iam.RESOURCELESS_ACTIONS - {"states:SendTaskHeartbeat"}), "*"),
+        _if(
+            HAS_APPROVAL_EMAIL,
+            iam.statement(
+                ["ses:SendRawEmail"],
+                arn("ses", "identity/*"),
+                {"StringEquals": {"ses:FromAddress": ref(APPROVAL_EMAIL_SENDER)}},
+            ),
+        ),
+    ]
+    return {
+        TABLE: {
+            "Type": "AWS::DynamoDB::Table",
+            "DeletionPolicy": "Delete",
+            "UpdateReplacePolicy": "Delete",
+            "Properties": {
+                "TableName": settings.approval_table_name,
+                "BillingMode": "PAY_PER_REQUEST",
+                "AttributeDefinitions": [{"AttributeName": APPROVAL_KEY, "AttributeType": "S"}],
+                "KeySchema": [{"AttributeName": APPROVAL_KEY, "KeyType": "HASH"}],
+                "TimeToLiveSpecification": {"AttributeName": TTL_ATTRIBUTE, "Enabled": True},
+                "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
+                "SSESpecification": {"SSEEnabled": True},
+            },
+        },
+        SECRET: {
+            "Type": "AWS::SecretsManager::Secret",
+            "DeletionPolicy": "Delete",
+            "UpdateReplacePolicy": "Delete",
+            "Properties": {
+                "Name": names.signing_secret_name(settings),
+                "Description": "HMAC key that signs the approval links",
+                "GenerateSecretString": {
+                    "PasswordLength": SECRET_LENGTH,
+                    "ExcludePunctuation": True,
+                },
+            },
+        },
+        FUNCTION_LOGS: {
+            "Type": "AWS::Logs::LogGroup",
+            "DeletionPolicy": "Delete",
+            "UpdateReplacePolicy": "Delete",
+            "Properties": {
+                "LogGroupName": names.function_log_group(settings),
+                "RetentionInDays": LOG_RETENTION_DAYS,
+            },
+        },
+        FUNCTION_ROLE: iam.role(
+            "The approval function: its table, its secrets, its own URL, task callbacks",
+            "lambda",
+            "approval",
+            statements,
+        ),
+        FUNCTION: {
+            "Type": "AWS::Lambda::Function",
+            "Properties": {
+                "FunctionName": settings.approval_function_name,
+                "Description": "Human approval of model packages: request, review page, decision",
+                "Runtime": LAMBDA_RUNTIME,
+                "Handler": LAMBDA_HANDLER,
+                "Architectures": ["arm64"],
+                "MemorySize": 256,
+                "Timeout": 30,
+                "Code": {"S3Bucket": ref(CODE_BUCKET), "S3Key": ref(CODE_KEY)},
+                "Role": get_att(FUNCTION_ROLE, "Arn"),
+                "LoggingConfig": {"LogGroup": ref(FUNCTION_LOGS)},
+                "Environment": {
+                    "Variables": {
+                        "APPROVAL_TABLE": ref(TABLE),
+                        "APPROVAL_BASE_URL": ref(APPROVAL_BASE_URL),
+                        "SIGNING_SECRET_ARN": ref(SECRET),
+                        "APPROVERS": ref(APPROVERS),
+                        "EMAIL_FROM": ref(APPROVAL_EMAIL_SENDER),
+                        "EMAIL_TO": ref(APPROVAL_EMAIL),
+                        "SLACK_WEBHOOK_SECRET_ARN": ref(SLACK_WEBHOOK_SECRET_ARN),
+                        "SLACK_SIGNING_SECRET_ARN": ref(SLACK_SIGNING_SECRET_ARN),
+                    }
+                },
+            },
+        },
+        FUNCTION_URL: {
+            "Type": "AWS::Lambda::Url",
+            "Properties": {"AuthType": "NONE", "TargetFunctionArn": get_att(FUNCTION, "Arn")},
+        },
+        # A public URL needs both permissions (since October 2025); the links are signed.
+        URL_PERMISSION: {
+            "Type": "AWS::Lambda::Permission",
+            "Properties": {
+                "Action": "lambda:InvokeFunctionUrl",
+                "FunctionName": ref(FUNCTION),
+                "Principal": "*",
+                "FunctionUrlAuthType": "NONE",
+            },
+        },
+        URL_INVOKE_PERMISSION: {
+            "Type": "AWS::Lambda::Permission",
+            "Properties": {
+                "Action": "lambda:InvokeFunction",
+                "FunctionName": ref(FUNCTION),
+                "Principal": "*",
+                "InvokedViaFunctionUrl": True,
+            },
+        },
+    }
+
+
+def _notifications(settings: Settings) -> Json:
+    return {
+        TOPIC: {
+            "Type": "AWS::SNS::Topic",
+            "Properties": {
+                "TopicName": settings.notification_topic_name,
+                "KmsMasterKeyId": "alias/aws/sns",
+                "Subscription": _if(
+                    HAS_NOTIFICATION_EMAIL,
+                    [{"Protocol": "email", "Endpoint": ref(NOTIFICATION_EMAIL)}],
+                ),
+            },
+        },
+    }
+
+
+def _schedule(settings: Settings, execution_input: Mapping[str, Any]) -> Json:
+    return {
+        SCHEDULE_DLQ: {
+            "Type": "AWS::SQS::Queue",
+            "DeletionPolicy": "Delete",
+            "UpdateReplacePolicy": "Delete",
+            "Properties": {
+                "QueueName": names.schedule_dlq_name(settings),
+                "SqsManagedSseEnabled": True,
+                "MessageRetentionPeriod": DLQ_RETENTION_SECONDS,
+            },
+        },
+        SCHEDULE_ROLE: iam.role(
+            "Lets the schedule start the workflow and nothing else",
+            "scheduler",
+            "start-workflow",
+            [
+                iam.statement(["states:StartExecution"], ref(STATE_MACHINE)),
+                iam.statement(["sqs:SendMessage"], get_att(SCHEDULE_DLQ, "Arn")),
+            ],
+        ),
+        SCHEDULE: {
+            "Type": "AWS::Scheduler::Schedule",
+            "Properties": {
+                "Name": names.schedule_name(settings),
+                "Description": f"Regular run of the {settings.pipeline_name} workflow",
+                "ScheduleExpression": ref(SCHEDULE_EXPRESSION),
+                "ScheduleExpressionTimezone": ref(SCHEDULE_TIMEZONE),
+                "State": ref(SCHEDULE_STATE),
+                "FlexibleTimeWindow": {
+                    "Mode": "FLEXIBLE",
+                    "MaximumWindowInMinutes": SCHEDULE_WINDOW_MINUTES,
+                },
+                "Target": {
+                    "Arn": ref(STATE_MACHINE),
+                    "RoleArn": get_att(SCHEDULE_ROLE, "Arn"),
+                    "Input": json.dumps(execution_input, sort_keys=True),
+                    "RetryPolicy": {
+                        "MaximumRetryAttempts": SCHEDULE_RETRIES,
+                        "MaximumEventAgeInSeconds": SCHEDULE_MAX_EVENT_AGE_SECONDS,
+                    },
+                    "DeadLetterConfig": {"Arn": get_att(SCHEDULE_DLQ, "Arn")},
+                },
+            },
+        },
+    }
+
+
+def _outputs() -> Json:
+    def output(description: str, value: Any) -> Json:
+        return {"Description": description, "Value": value}
+
+    return {
+        OUT_STATE_MACHINE_ARN: output("The workflow; `mlops start` runs it", ref(STATE_MACHINE)),
+        OUT_REVIEW_URL_BASE: output(
+            "Base of the review links (the approval function's URL)",
+            get_att(FUNCTION_URL, "FunctionUrl"),
+        ),
+        OUT_TABLE_NAME: output("Approval records", ref(TABLE)),
+        OUT_TOPIC_ARN: output("Run notifications", ref(TOPIC)),
+        OUT_SCHEDULE_NAME: output("The regular run", ref(SCHEDULE)),
+    }
+
+
+def _if(condition: str, value: Any) -> Json:
+    return {"Fn::If": [condition, value, ref("AWS::NoValue")]}
