@@ -1,6 +1,10 @@
 """Packaging for the abalone MLOps project: one console script, `mlops`."""
 
+from pathlib import Path
+
 from setuptools import find_packages, setup
+
+PACKAGES = ["mlops", "pipelines", "workflow", "approval", "localaws", "deploy"]
 
 setup(
     name="sagemaker-sfn-mlops",
@@ -9,11 +13,11 @@ setup(
         "SageMaker Pipelines driven by AWS Step Functions, with human approval, "
         "that also runs offline against an embedded local AWS"
     ),
-    long_description=open("README.md", encoding="utf-8").read(),
+    long_description=Path(__file__).with_name("README.md").read_text(encoding="utf-8"),
     long_description_content_type="text/markdown",
     license="Apache-2.0",
     python_requires=">=3.11,<3.13",
-    packages=find_packages(include=["mlops*", "pipelines*", "workflow*", "approval*", "localaws*", "deploy*"]),
+    packages=find_packages(include=[f"{name}*" for name in PACKAGES]),
     install_requires=[
         # v3 removed sagemaker.workflow, which stepfunctions 2.3.0 imports.
         "sagemaker>=2.257,<3",

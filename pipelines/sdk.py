@@ -1,9 +1,9 @@
 """Import the SageMaker SDK quietly; every module of this package imports it through here.
 
 The SDK's config logger prints to stdout, which `mlops definition` reserves for the
-definition; some of its modules run `logging.basicConfig(level=INFO)` when first imported,
-so the one the build reaches is imported here and the root logger restored; and it warns about v2 and about
-PipelineSession on every build.
+definition; one module a build reaches runs `logging.basicConfig(level=INFO)` when first
+imported, so it is imported here and the root logger restored; and the SDK warns about v2
+and about PipelineSession on every build.
 """
 
 import logging
@@ -26,7 +26,7 @@ warnings.filterwarnings("ignore", message="Running within a PipelineSession")
 _root = logging.getLogger()
 _root_state = (_root.level, list(_root.handlers))
 import sagemaker  # noqa: E402
-import sagemaker.experiments._metrics  # noqa: E402, F401
+import sagemaker.experiments._metrics  # noqa: E402
 
 _root.setLevel(_root_state[0])
 _root.handlers[:] = _root_state[1]
