@@ -31,6 +31,14 @@ def cmd_definition(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_OK
 
 
+def cmd_workflow(args: argparse.Namespace, settings: Settings) -> int:
+    """Print (or write) the state machine's ASL, with `${Placeholder}`s for deployment."""
+    from mlops.builds import build_asl
+
+    _emit(build_asl(settings), args.out)
+    return EXIT_OK
+
+
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     """Run the pipeline (and, without --pipeline-only, the whole workflow) locally."""
     from mlops.run import RunRequest, check_data, new_run_id, run
@@ -145,9 +153,18 @@ def build_parser() -> argparse.ArgumentParser:
     _add_target_flag(definition)
     definition.set_defaults(func=cmd_definition)
 
+    workflow = sub.add_parser(
+        "workflow",
+        help="print the Step Functions state machine (ASL JSON)",
+        description="Print the ASL; ${Name} placeholders are filled by CloudFormation's "
+        "DefinitionSubstitutions (see `mlops template`).",
+    )
+    workflow.add_argument("--out", type=Path, help="write to FILE instead of stdout")
+    workflow.set_defaults(func=cmd_workflow)
+
     run = sub.add_parser(
         "run",
-        help="run the pipeline on this machine against the embedded local AWS",
+        help="run the whole job on this machine against the embedded local AWS",
         description="Run the job locally, offline, in seconds; writes runs/<run-id>/.",
     )
     run.add_argument(

@@ -14,6 +14,7 @@ import uuid
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -437,3 +438,14 @@ def test_failed_deployment_leaves_the_endpoint_on_its_config_and_notifies(stack:
     stack.sm.describe_endpoint_config(EndpointConfigName=serving)  # still there
     [(_, message)] = stack.notifications(execution)
     assert (message["state"], message["error"]) == ("UpdateEndpoint", done["error"])
+
+
+def test_cli_prints_the_asl(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from mlops.cli import main
+
+    assert main(["workflow"]) == 0
+    printed = capsys.readouterr().out
+    assert printed == workflow.asl(SETTINGS) + "\n"
+    assert main(["workflow", "--out", str(tmp_path / "asl.json")]) == 0
+    assert (tmp_path / "asl.json").read_text() == printed
+    assert json.loads(printed)["StartAt"]
