@@ -1,5 +1,8 @@
 """The embedded local AWS: moto in server mode, in this process, with the project's seams.
 
+The server is moto's own WSGI application and request handler (what ThreadedMotoServer runs),
+served by a thread that notices shutdown within milliseconds rather than half a second.
+
 One context manager, `local_aws()`, is shared by the CLI and the tests. Inside it the
 standard AWS environment variables point at the local server, so boto3, the sagemaker SDK
 and every subprocess started from here talk to it without further configuration.
@@ -10,6 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import threading
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,12 +21,17 @@ from dataclasses import dataclass
 from typing import Any
 
 import boto3
-from moto.server import ThreadedMotoServer
+from moto.moto_server.threaded_moto_server import MotoRequestHandler
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+from werkzeug.serving import make_server
 
 from localaws import dynamodb_seam, lambda_seam, sagemaker_seam, sfn_seam
+from localaws.mirror import MIRROR
 from localaws.sagemaker_seam import Executor
 from mlops.settings import LOCAL_ACCOUNT_ID, LOCAL_REGION
 
+#: How often the server thread checks for shutdown: the worst-case teardown latency.
+_POLL_SECONDS = 0.02
 #: Fake credentials: moto accepts any, and they stop boto3 from looking for real ones.
 _CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
 #: Variables that would make clients leave the local server.
@@ -77,10 +86,22 @@ def local_aws(executor: Executor | None = None, region: str = LOCAL_REGION) -> I
     dynamodb_seam.install()
     sfn_seam.install()
     sagemaker_seam.install(executor)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    endpoint = f"http://{host}:{port}"
+    server = make_server(
+        "127.0.0.1",
+        0,
+        DomainDispatcherApplication(create_backend_app),
+        threaded=True,
+        request_handler=MotoRequestHandler,
+    )
+    thread = threading.Thread(
+        target=server.serve_forever,
+        kwargs={"poll_interval": _POLL_SECONDS},
+        name="local-aws",
+        daemon=True,
+    )
+    thread.start()
+    port = server.server_address[1]
+    endpoint = f"http://127.0.0.1:{port}"
     saved = {name: os.environ.get(name) for name in (*_CREDENTIALS, *_UNSET, *_ENV_KEYS)}
     try:
         for name in _UNSET:
@@ -99,9 +120,12 @@ def local_aws(executor: Executor | None = None, region: str = LOCAL_REGION) -> I
         yield LocalAWS(endpoint, region, LOCAL_ACCOUNT_ID, boto3.Session(region_name=region))
     finally:
         _post(f"{endpoint}/moto-api/reset", None)
-        server.stop()
+        server.shutdown()
+        server.server_close()
+        thread.join()
         sagemaker_seam.install(None)
         sagemaker_seam.clear_faults()
+        MIRROR.clear()
         for name, value in saved.items():
             if value is None:
                 os.environ.pop(name, None)

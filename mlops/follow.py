@@ -104,6 +104,7 @@ class ExecutionFollower:
         self.step_types = step_types
         self.progress = progress
         self.pipeline_execution_arn: str | None = None
+        self._pipeline_done = False
         self.events: list[dict[str, Any]] = []
         self._entered: dict[str, Any] = {}
 

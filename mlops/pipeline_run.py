@@ -23,15 +23,13 @@ TERMINAL = {"Succeeded", "Failed", "Stopped"}
 _TOKEN_LENGTH = 32
 
 
-def upload_data(s3: Any, bucket: str, settings: Settings, path: Path) -> str:
-    """Upload under a content-addressed key, so new data never hits a stale step cache."""
+def data_key(settings: Settings, path: Path) -> str:
+    """A content-addressed key for a data file, so new data never hits a stale step cache."""
     digest = hashlib.sha256()
     with path.open("rb") as fh:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             digest.update(chunk)
-    key = settings.prefix("input", digest.hexdigest()[:16], path.name)
-    s3.upload_file(str(path), bucket, key)
-    return f"s3://{bucket}/{key}"
+    return settings.prefix("input", digest.hexdigest()[:16], path.name)
 
 
 def upsert_pipeline(sagemaker: Any, settings: Settings, definition: str) -> bool:

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
+from localaws.mirror import MIRROR
 from mlops import pipeline_run
 from mlops.aws import Target, connect
 from mlops.builds import ASL_FILE, DEFINITION_FILE, cached_build, default_cache_dir
@@ -100,12 +101,9 @@ def _run(
             overrides = parse_params(request.params, definition)
             sagemaker = target.client("sagemaker")
             bucket = settings.bucket_for(target.account_id)
-            parameters = {
-                "InputDataUrl": pipeline_run.upload_data(
-                    target.client("s3"), bucket, settings, request.data
-                ),
-                **overrides,
-            }
+            data_key = pipeline_run.data_key(settings, request.data)
+            MIRROR.upload(target.client("s3"), request.data, bucket, data_key)
+            parameters = {"InputDataUrl": f"s3://{bucket}/{data_key}", **overrides}
             pipeline_run.upsert_pipeline(sagemaker, settings, build.definition)
             types = pipeline_run.step_types(definition)
             progress.plan(name for name, kind in types.items() if kind not in _BRANCH_TYPES)

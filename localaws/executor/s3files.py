@@ -13,6 +13,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from localaws.executor.errors import StepFailed
+from localaws.mirror import MIRROR
 
 
 def split_uri(uri: str) -> tuple[str, str]:
@@ -61,7 +62,7 @@ def download(s3: Any, uri: str, destination: Path) -> list[Path]:
             continue
         target = safe_join(destination, relative_key(item["Key"], prefix))
         target.parent.mkdir(parents=True, exist_ok=True)
-        s3.download_file(bucket, item["Key"], str(target))
+        MIRROR.download(s3, bucket, item["Key"], item["ETag"], target)
         written.append(target)
     if not written:
         raise StepFailed(f"no S3 objects found under {uri}")
@@ -81,7 +82,7 @@ def upload_tree(s3: Any, source: Path, uri: str, skip_existing: bool = False) ->
     for path in sorted(p for p in source.rglob("*") if p.is_file()):
         key = "/".join(filter(None, (prefix, path.relative_to(source).as_posix())))
         if key not in existing:
-            s3.upload_file(str(path), bucket, key)
+            MIRROR.upload(s3, path, bucket, key)
         count += 1
     return count
 
@@ -91,7 +92,7 @@ def upload_file(s3: Any, source: Path, uri: str, skip_existing: bool = False) ->
     bucket, key = split_uri(uri)
     if skip_existing and any(item["Key"] == key for item in list_objects(s3, uri)):
         return
-    s3.upload_file(str(source), bucket, key)
+    MIRROR.upload(s3, source, bucket, key)
 
 
 def read_json_object(s3: Any, uri: str) -> Any:
