@@ -14,6 +14,8 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from mlops.follow import history
+
 RUNNING = "RUNNING"
 SUCCEEDED = "SUCCEEDED"
 #: Step Functions allows 80 characters of [A-Za-z0-9-_] in an execution name.
@@ -64,7 +66,7 @@ def follow(
     deadline = None if timeout_seconds is None else time.monotonic() + timeout_seconds
     while True:
         status = sfn.describe_execution(executionArn=execution_arn)["status"]
-        for event in _history(sfn, execution_arn):
+        for event in history(sfn, execution_arn):
             if event["id"] > seen:
                 seen = event["id"]
                 line = describe_event(event)
@@ -94,14 +96,3 @@ def describe_event(event: Mapping[str, Any]) -> str | None:
     if kind == "ExecutionSucceeded":
         return f"{clock}  {kind}"
     return None
-
-
-def _history(sfn: Any, execution_arn: str) -> list[dict[str, Any]]:
-    events: list[dict[str, Any]] = []
-    kwargs: dict[str, Any] = {"executionArn": execution_arn, "maxResults": 1000}
-    while True:
-        page = sfn.get_execution_history(**kwargs)
-        events.extend(page["events"])
-        if not page.get("nextToken"):
-            return events
-        kwargs["nextToken"] = page["nextToken"]

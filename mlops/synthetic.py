@@ -12,23 +12,24 @@ deterministic in (rows, seed): 1,000,000 rows take about a second to generate.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from mlops.settings import DEFAULT_DATA
+from mlops.settings import DEFAULT_DATA, SCRIPTS_DIR
 
-MEASUREMENTS = (
-    "length",
-    "diameter",
-    "height",
-    "whole_weight",
-    "shucked_weight",
-    "viscera_weight",
-    "shell_weight",
-)
-COLUMNS = ("sex", *MEASUREMENTS, "rings")
+
+def _schema() -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The measurement and input columns, from the script that validates them."""
+    spec = importlib.util.spec_from_file_location("preprocess", SCRIPTS_DIR / "preprocess.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.MEASUREMENTS, module.INPUT_COLUMNS
+
+
+MEASUREMENTS, COLUMNS = _schema()
 #: Relative standard deviation of the noise on each measurement (2 %).
 NOISE = 0.02
 #: Decimals kept, as in the source data; shorter numbers also keep the CSV small.
