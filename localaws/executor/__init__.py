@@ -4,7 +4,6 @@
 each StartPipelineExecution to. See DESIGN.md, "The local pipeline executor".
 """
 
-from localaws.executor.containers import PATH_MAP_VARIABLE
 from localaws.executor.executor import LocalPipelineExecutor
 
-__all__ = ["PATH_MAP_VARIABLE", "LocalPipelineExecutor"]
+__all__ = ["LocalPipelineExecutor"]

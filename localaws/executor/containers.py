@@ -1,15 +1,13 @@
 """A container stand-in: the job's /opt/ml tree lives in its work folder, the code runs here.
 
 Container paths are mapped, not special-cased: every `/opt/ml...` in the command line becomes
-the same path under the step's work folder, and `MLOPS_PATH_MAP` (a JSON object of container
-path -> local path, one entry per input, output and job folder) lets a script resolve the
-container defaults it did not receive as arguments. On SageMaker the variable is absent and the
-defaults stay container paths.
+the same path under the step's work folder, and the SM_* variables of a training job name
+local folders. Scripts therefore get every path they touch as an argument or an SM_*
+variable, as the project's conventions require, and run unchanged here and on SageMaker.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shlex
@@ -23,14 +21,13 @@ from pathlib import Path
 from localaws.executor.errors import StepFailed, fit_reason
 
 CONTAINER_ROOT = "/opt/ml"
-PATH_MAP_VARIABLE = "MLOPS_PATH_MAP"
 #: Lines of the job's output quoted in a FailureReason.
 TAIL_LINES = 15
 #: A container path at the start of an argument or after '=' / ':' / ',' (e.g. --x=/opt/ml/y).
 _CONTAINER_PATH = re.compile(r"(?:^|(?<=[=:,]))/opt/ml(?=/|$)")
 _PYTHON = re.compile(r"python(\d+(\.\d+)?)?")
 #: The host's SageMaker variables must never leak into a job.
-_HOST_VARIABLES = ("SM_", "SAGEMAKER_", PATH_MAP_VARIABLE)
+_HOST_VARIABLES = ("SM_", "SAGEMAKER_")
 
 
 @dataclass(frozen=True)
@@ -52,22 +49,16 @@ class Sandbox:
         """An argument with every container path in it mapped to the work folder."""
         return _CONTAINER_PATH.sub(lambda _: str(self.work / "opt" / "ml"), argument)
 
-    def path_map(self, container_paths: list[str]) -> dict[str, str]:
-        """{container path: local path}, longest first so a prefix match picks the deepest."""
-        unique = sorted(set(container_paths), key=lambda p: (-len(p), p))
-        return {path.rstrip("/") or "/": str(self.local(path)) for path in unique}
-
 
 def host_python(executable: str, python: str) -> str:
     """The configured interpreter in place of the image's `python`/`python3`/`python3.x`."""
     return python if _PYTHON.fullmatch(Path(executable).name) else executable
 
 
-def job_environment(extra: Mapping[str, str], path_map: Mapping[str, str]) -> dict[str, str]:
+def job_environment(extra: Mapping[str, str]) -> dict[str, str]:
     """This process's environment without host SageMaker variables, plus the job's own."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(_HOST_VARIABLES)}
     env.update({k: str(v) for k, v in extra.items()})
-    env[PATH_MAP_VARIABLE] = json.dumps(dict(path_map))
     env["PYTHONUNBUFFERED"] = "1"
     return env
 

@@ -51,9 +51,6 @@ def run_processing(ctx: StepContext) -> StepOutcome:
         *(sandbox.map_argument(render(a)) for a in entrypoint[1:]),
         *(sandbox.map_argument(render(a)) for a in app.get("ContainerArguments") or []),
     ]
-    path_map = sandbox.path_map(
-        [path for _, _, path in inputs] + [path for _, _, path in outputs] + [PROCESSING_ROOT]
-    )
     environment = {k: render(v) for k, v in (args.get("Environment") or {}).items()}
     write_header(
         ctx.log,
@@ -65,7 +62,6 @@ def run_processing(ctx: StepContext) -> StepOutcome:
             *(f"input {name}: {uri} -> {path}" for name, uri, path in inputs),
             *(f"output {name}: {path} -> {uri}" for name, uri, path in outputs),
             *(f"env {k}={v}" for k, v in environment.items()),
-            f"MLOPS_PATH_MAP={json.dumps(path_map)}",
         ],
     )
     for _, uri, path in inputs:
@@ -75,7 +71,7 @@ def run_processing(ctx: StepContext) -> StepOutcome:
 
     run_logged(
         command,
-        env=job_environment(environment, path_map),
+        env=job_environment(environment),
         cwd=ctx.work,
         log=ctx.log,
         timeout=max_runtime(args, ctx.timeout),

@@ -97,9 +97,6 @@ def run_training(ctx: StepContext) -> StepOutcome:
         str(script),
         *command_line(user),
     ]
-    path_map = sandbox.path_map(
-        [MODEL_DIR, INPUT_DIR, OUTPUT_DIR, f"{OUTPUT_DIR}/data", CODE_DIR, *channel_dirs.values()]
-    )
     environment = {
         **{k: render(v) for k, v in (args.get("Environment") or {}).items()},
         **_sm_environment(sandbox, channel_dirs, user, command, program, submit),
@@ -121,7 +118,7 @@ def run_training(ctx: StepContext) -> StepOutcome:
     )
     run_logged(
         command,
-        env=job_environment(environment, path_map),
+        env=job_environment(environment),
         cwd=code,
         log=ctx.log,
         timeout=max_runtime(args, ctx.timeout),
