@@ -1,7 +1,7 @@
 """The local pipeline executor: runs the SageMaker pipeline definition JSON on this machine.
 
 `LocalPipelineExecutor(workspace, cache_dir)` is the `executor` that `local_aws()` hands
-each StartPipelineExecution to. See DESIGN.md, "The local pipeline executor".
+each StartPipelineExecution to. The README's "The local AWS" section says what it runs.
 """
 
 from localaws.executor.executor import LocalPipelineExecutor
