@@ -38,14 +38,26 @@ class Hyperparameters:
     early_stopping_rounds: int = 10
 
 
+#: Resource names that default to "<project>-<suffix>".
+_DERIVED_NAMES = {
+    "pipeline_name": "pipeline",
+    "model_package_group": "models",
+    "state_machine_name": "mlops",
+    "approval_function_name": "approval",
+    "approval_table_name": "approvals",
+    "notification_topic_name": "mlops-events",
+    "endpoint_name": "endpoint",
+}
+
+
 @dataclass(frozen=True)
 class Settings:
     """Names and knobs of one deployment. Override any field with MLOPS_<FIELD> in the env."""
 
     project: str = "abalone"
     region: str = LOCAL_REGION
-    pipeline_name: str = "abalone-pipeline"
-    model_package_group: str = "abalone-models"
+    pipeline_name: str = ""
+    model_package_group: str = ""
     #: S3 bucket for code, data and artifacts; empty means sagemaker-<region>-<account>.
     bucket: str = ""
     role_arn: str = f"arn:aws:iam::{LOCAL_ACCOUNT_ID}:role/mlops-sagemaker-execution"
@@ -61,11 +73,17 @@ class Settings:
     cache_expire_after: str = "P30D"
     split_seed: int = 42
     hyperparameters: Hyperparameters = field(default_factory=Hyperparameters)
-    state_machine_name: str = "abalone-mlops"
-    approval_function_name: str = "abalone-approval"
-    approval_table_name: str = "abalone-approvals"
-    notification_topic_name: str = "abalone-mlops-events"
-    endpoint_name: str = "abalone-endpoint"
+    state_machine_name: str = ""
+    approval_function_name: str = ""
+    approval_table_name: str = ""
+    notification_topic_name: str = ""
+    endpoint_name: str = ""
+
+    def __post_init__(self) -> None:
+        """Names left empty derive from `project`, so one variable renames a deployment."""
+        for name, suffix in _DERIVED_NAMES.items():
+            if not getattr(self, name):
+                object.__setattr__(self, name, f"{self.project}-{suffix}")
 
     def bucket_for(self, account_id: str) -> str:
         """The bucket to use: the configured one or SageMaker's default naming."""
@@ -103,5 +121,6 @@ def _coerce(raw: str, annotation: object, name: str) -> object:
         if kind == "int":
             return int(raw)
     except ValueError:
-        raise ValueError(f"{ENV_PREFIX}{name.upper()}={raw!r}: expected a {kind} value") from None
+        expected = {"bool": "true or false", "float": "a number", "int": "an integer"}[kind]
+        raise ValueError(f"{ENV_PREFIX}{name.upper()}={raw!r}: expected {expected}") from None
     return raw
