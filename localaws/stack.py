@@ -114,6 +114,9 @@ def local_aws(executor: Executor | None = None, region: str = LOCAL_REGION) -> I
                 "AWS_DEFAULT_REGION": region,
                 # moto's ASL interpreter calls back to localhost:$MOTO_PORT.
                 "MOTO_PORT": str(port),
+                # Checksums guard a network this traffic never crosses; computing a CRC of
+                # every upload doubles the cost of moving data through the local S3.
+                "AWS_REQUEST_CHECKSUM_CALCULATION": "when_required",
             }
         )
         _post(f"{endpoint}/moto-api/config", _MOTO_CONFIG)
@@ -133,7 +136,13 @@ def local_aws(executor: Executor | None = None, region: str = LOCAL_REGION) -> I
                 os.environ[name] = value
 
 
-_ENV_KEYS = ("AWS_ENDPOINT_URL", "AWS_REGION", "AWS_DEFAULT_REGION", "MOTO_PORT")
+_ENV_KEYS = (
+    "AWS_ENDPOINT_URL",
+    "AWS_REGION",
+    "AWS_DEFAULT_REGION",
+    "MOTO_PORT",
+    "AWS_REQUEST_CHECKSUM_CALCULATION",
+)
 
 
 def _post(url: str, payload: dict[str, Any] | None) -> None:
