@@ -7,13 +7,14 @@ step cache never hides work; the definition build cache is warmed first (a cold 
 is printed separately), because that is the state every run after the first one is in.
 
     python benchmarks/pipeline_bench.py                 # Abalone and 1,000,000 rows
-    python benchmarks/pipeline_bench.py --sizes abalone
+    python benchmarks/pipeline_bench.py --sizes abalone --repeat 5
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import subprocess
 import sys
 import tarfile
@@ -142,6 +143,12 @@ def main() -> None:
         default=["abalone", "1000000"],
         help="'abalone' or a row count of synthetic Abalone-schema data",
     )
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=3,
+        help="measurements of each kind per size, alternated; medians are printed (default 3)",
+    )
     args = parser.parse_args()
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     with tempfile.TemporaryDirectory(prefix="mlops-bench-") as tmp:
@@ -156,9 +163,14 @@ def main() -> None:
         print(header)
         for size in args.sizes:
             data = dataset(size, work)
-            size_dir = Path(tempfile.mkdtemp(dir=work, prefix="direct-"))
-            scripts_s, scripts_peak = direct(data, size_dir)
-            pipeline_s, pipeline_peak = pipeline(data, work, env)
+            scripts, pipelines = [], []
+            for _ in range(args.repeat):
+                scripts.append(direct(data, Path(tempfile.mkdtemp(dir=work, prefix="direct-"))))
+                pipelines.append(pipeline(data, work, env))
+            scripts_s = statistics.median(wall for wall, _ in scripts)
+            pipeline_s = statistics.median(wall for wall, _ in pipelines)
+            scripts_peak = max(peak for _, peak in scripts)
+            pipeline_peak = max(peak for _, peak in pipelines)
             print(
                 f"{size:>10} {scripts_s:>10.2f} {pipeline_s:>11.2f} "
                 f"{pipeline_s - scripts_s:>8.2f} {pipeline_s / scripts_s:>6.2f} "
@@ -166,8 +178,9 @@ def main() -> None:
                 flush=True,
             )
     print(
-        "peak MiB: the highest total resident memory of a whole process tree, sampled every "
-        "50 ms: the scripts' tree, then the pipeline run's (mlops, the local AWS, the jobs)"
+        f"seconds: medians of {args.repeat} alternated runs each; peak MiB: the highest total "
+        "resident memory of a whole process tree, sampled every 50 ms: the scripts' tree, then "
+        "the pipeline run's (mlops, the local AWS, the jobs)"
     )
 
 
