@@ -153,18 +153,11 @@ def _request() -> dict:
 
 
 def _state_machine(aws, settings, env: dict[str, str]) -> str:
-    trust = {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Principal": {"Service": "lambda.amazonaws.com"},
-                "Action": "sts:AssumeRole",
-            }
-        ],
-    }
+    from deploy.iam import assume_role
+
     role = aws.client("iam").create_role(
-        RoleName="approval-bench", AssumeRolePolicyDocument=json.dumps(trust)
+        RoleName="approval-bench",
+        AssumeRolePolicyDocument=json.dumps(assume_role("lambda", source_account=False)),
     )["Role"]["Arn"]
     archive = io.BytesIO()
     with zipfile.ZipFile(archive, "w") as zf:

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 from approval.local_http import LocalServer, serve
 from approval.store import create_table
+from deploy.iam import assume_role
 from localaws.webhook import WebhookSink, webhook_sink
 from mlops.aws import Target
 from mlops.settings import PROJECT_ROOT, Settings
@@ -38,21 +39,6 @@ class LocalDeployment:
     topic_arn: str
     review: LocalServer
     slack: WebhookSink
-
-
-def _trust(service: str) -> str:
-    return json.dumps(
-        {
-            "Version": "2012-10-17",
-            "Statement": [
-                {
-                    "Effect": "Allow",
-                    "Principal": {"Service": f"{service}.amazonaws.com"},
-                    "Action": "sts:AssumeRole",
-                }
-            ],
-        }
-    )
 
 
 def _approval_zip() -> bytes:
@@ -86,7 +72,7 @@ def deploy_locally(target: Target, settings: Settings, asl_text: str) -> Iterato
             target.client("ses").verify_email_identity(EmailAddress=EMAIL_FROM)
             lambda_role = iam.create_role(
                 RoleName=f"{settings.approval_function_name}-role",
-                AssumeRolePolicyDocument=_trust("lambda"),
+                AssumeRolePolicyDocument=json.dumps(assume_role("lambda", source_account=False)),
             )["Role"]["Arn"]
             function_arn = target.client("lambda").create_function(
                 FunctionName=settings.approval_function_name,
@@ -105,7 +91,7 @@ def deploy_locally(target: Target, settings: Settings, asl_text: str) -> Iterato
             values[NOTIFICATION_TOPIC_ARN] = topic_arn
             sfn_role = iam.create_role(
                 RoleName=f"{settings.state_machine_name}-role",
-                AssumeRolePolicyDocument=_trust("states"),
+                AssumeRolePolicyDocument=json.dumps(assume_role("states", source_account=False)),
             )["Role"]["Arn"]
             machine_arn = sfn.create_state_machine(
                 name=settings.state_machine_name,

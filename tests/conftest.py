@@ -275,19 +275,12 @@ class ApprovalStack:
 
 
 def _lambda_role(aws: Any, name: str) -> str:
-    trust = {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Principal": {"Service": "lambda.amazonaws.com"},
-                "Action": "sts:AssumeRole",
-            }
-        ],
-    }
-    return aws.client("iam").create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))[
-        "Role"
-    ]["Arn"]
+    from deploy.iam import assume_role
+
+    trust = json.dumps(assume_role("lambda", source_account=False))
+    return aws.client("iam").create_role(RoleName=name, AssumeRolePolicyDocument=trust)["Role"][
+        "Arn"
+    ]
 
 
 def _empty_zip() -> bytes:
