@@ -41,7 +41,7 @@ setup(
             "selenium>=4.20",
         ],
     },
-    entry_points={"console_scripts": ["mlops=mlops.cli:main"]},
+    entry_points={"console_scripts": ["mlops=mlops.cli:console"]},
     classifiers=[
         "Programming Language :: Python :: 3.11",
         "License :: OSI Approved :: Apache Software License",

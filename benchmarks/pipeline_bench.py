@@ -1,8 +1,8 @@
 """How much the local orchestration adds to the job scripts themselves.
 
 For each data size it runs the three scripts directly in sequence (what a person would do by
-hand), then `mlops run --pipeline-only` on the same data, and prints both wall times, the
-difference and the ratio, and peak memory. Every pipeline run gets a fresh runs folder, so the
+hand), then `mlops run --pipeline-only` on the same data, and prints both wall times, their
+ratio and difference, and peak memory. Every pipeline run gets a fresh runs folder, so the
 step cache never hides work; the definition build cache is warmed first (a cold first build
 is printed separately), because that is the state every run after the first one is in.
 
@@ -25,22 +25,31 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPTS = ROOT / "scripts"
 ABALONE = ROOT / "data" / "abalone.csv"
+_PAGE_KIB = os.sysconf("SC_PAGE_SIZE") // 1024
+#: Seconds between memory samples.
+_SAMPLE_SECONDS = 0.1
 
 
 def _tree_rss_kib(root: int) -> int:
-    """Resident memory of a process and all its descendants, from /proc (Linux)."""
+    """Resident memory of a process and all its descendants, from /proc/<pid>/stat (Linux).
+
+    One small read per process keeps each sample to a couple of milliseconds, so sampling
+    barely competes with what it measures.
+    """
     parents: dict[int, int] = {}
     rss: dict[int, int] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
             continue
         try:
-            status = (entry / "status").read_text()
+            with open(f"/proc/{name}/stat", "rb") as fh:
+                stat = fh.read()
         except OSError:
             continue
-        fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
-        parents[int(entry.name)] = int(fields["PPid"])
-        rss[int(entry.name)] = int(fields.get("VmRSS", "0 kB").split()[0])
+        # Fields after "(comm)": state, ppid, ..., rss (pages) is the 22nd of them.
+        fields = stat[stat.rindex(b")") + 2 :].split()
+        parents[int(name)] = int(fields[1])
+        rss[int(name)] = int(fields[21]) * _PAGE_KIB
     tree, frontier = {root}, [root]
     while frontier:
         parent = frontier.pop()
@@ -59,7 +68,7 @@ def measure(command: list[str], env: dict[str, str] | None = None) -> dict[str, 
     peak = 0
     while process.poll() is None:
         peak = max(peak, _tree_rss_kib(process.pid))
-        time.sleep(0.05)
+        time.sleep(_SAMPLE_SECONDS)
     wall = time.perf_counter() - start
     if process.returncode != 0:
         raise SystemExit(f"benchmark command failed ({process.returncode}): {' '.join(command)}")
@@ -157,30 +166,39 @@ def main() -> None:
         cold, _ = pipeline(ABALONE, work, env)
         print(f"first run with an empty build cache (SDK import and build): {cold:.1f} s")
         header = (
-            f"{'data':>10} {'scripts s':>10} {'pipeline s':>11} {'added s':>8} "
-            f"{'ratio':>6} {'scripts MiB':>11} {'pipeline MiB':>12}"
+            f"{'data':>10} {'scripts s':>10} {'pipeline s':>11} {'ratio':>6} {'added s':>8} "
+            f"{'scripts MiB':>11} {'pipeline MiB':>12}"
         )
         print(header)
         for size in args.sizes:
             data = dataset(size, work)
             scripts, pipelines = [], []
-            for _ in range(args.repeat):
+            for index in range(args.repeat):
                 scripts.append(direct(data, Path(tempfile.mkdtemp(dir=work, prefix="direct-"))))
                 pipelines.append(pipeline(data, work, env))
-            scripts_s = statistics.median(wall for wall, _ in scripts)
-            pipeline_s = statistics.median(wall for wall, _ in pipelines)
-            scripts_peak = max(peak for _, peak in scripts)
-            pipeline_peak = max(peak for _, peak in pipelines)
+                by_hand, orchestrated = scripts[-1][0], pipelines[-1][0]
+                print(
+                    f"  {size}, pair {index + 1}: scripts {by_hand:.2f} s, pipeline "
+                    f"{orchestrated:.2f} s, added {orchestrated - by_hand:+.2f} s",
+                    file=sys.stderr,
+                    flush=True,
+                )
+            # Each pair ran back to back, so comparing within pairs cancels the machine's drift.
+            pairs = [(s, p) for (s, _), (p, _) in zip(scripts, pipelines, strict=True)]
+            ratio = statistics.median(p / s for s, p in pairs)
+            added = statistics.median(p - s for s, p in pairs)
             print(
-                f"{size:>10} {scripts_s:>10.2f} {pipeline_s:>11.2f} "
-                f"{pipeline_s - scripts_s:>8.2f} {pipeline_s / scripts_s:>6.2f} "
-                f"{scripts_peak:>11.0f} {pipeline_peak:>12.0f}",
+                f"{size:>10} {statistics.median(s for s, _ in pairs):>10.2f} "
+                f"{statistics.median(p for _, p in pairs):>11.2f} {ratio:>6.2f} {added:>8.2f} "
+                f"{max(peak for _, peak in scripts):>11.0f} "
+                f"{max(peak for _, peak in pipelines):>12.0f}",
                 flush=True,
             )
     print(
-        f"seconds: medians of {args.repeat} alternated runs each; peak MiB: the highest total "
-        "resident memory of a whole process tree, sampled every 50 ms: the scripts' tree, then "
-        "the pipeline run's (mlops, the local AWS, the jobs)"
+        f"seconds: medians of {args.repeat} pairs of runs (the scripts, then the pipeline, back "
+        "to back); ratio and added: medians over the pairs; peak MiB: the highest total "
+        f"resident memory of a whole process tree, sampled every {_SAMPLE_SECONDS:g} s: the "
+        "scripts' tree, then the pipeline run's (mlops, the local AWS, the jobs)"
     )
 
 

@@ -39,6 +39,9 @@ class AtomicDynamoDBBackend(DynamoDBBackend):
 
 
 def install() -> None:
-    """Make every DynamoDB backend (new or reset) the atomic one."""
+    """Make every DynamoDB backend moto creates from now on the atomic one.
+
+    The local AWS calls this before moto has created any backend of the service, so no
+    reset is needed (moto's reset would wipe every other service's state too).
+    """
     dynamodb_backends.backend = AtomicDynamoDBBackend
-    dynamodb_backends.reset()

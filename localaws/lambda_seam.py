@@ -83,6 +83,9 @@ class InProcessLambdaBackend(LambdaSimpleBackend):
 
 
 def install() -> None:
-    """Make every Lambda backend (new or reset) the in-process one."""
+    """Make every Lambda backend moto creates from now on the in-process one.
+
+    The local AWS calls this before moto has created any backend of the service, so no
+    reset is needed (moto's reset would wipe every other service's state too).
+    """
     lambda_simple_backends.backend = InProcessLambdaBackend
-    lambda_simple_backends.reset()

@@ -17,7 +17,7 @@ from typing import Any
 
 from boto3.s3.transfer import TransferConfig
 
-#: In-process transfers: threads and multipart only add overhead against a local server.
+#: In-process downloads: threads and ranged parts only add overhead against a local server.
 LOCAL_TRANSFER = TransferConfig(use_threads=False, multipart_threshold=1 << 40)
 
 
@@ -37,10 +37,10 @@ class ObjectMirror:
         self._lock = threading.Lock()
 
     def upload(self, s3: Any, path: Path, bucket: str, key: str) -> None:
-        """Upload a file and remember it as the object's source."""
-        s3.upload_file(str(path), bucket, key, Config=LOCAL_TRANSFER)
-        etag = s3.head_object(Bucket=bucket, Key=key)["ETag"]
+        """Upload a file in one request and remember it as the object's source."""
         stat = path.stat()
+        with path.open("rb") as body:
+            etag = s3.put_object(Bucket=bucket, Key=key, Body=body)["ETag"]
         with self._lock:
             self._sources[(bucket, key)] = _Source(etag, path, stat.st_size, stat.st_mtime_ns)
 

@@ -41,6 +41,24 @@ class PipelineRun:
     #: ListPipelineExecutionSteps entries, oldest first; the executor appends and updates.
     steps: list[dict[str, Any]] = field(default_factory=list)
 
+    def changed(self) -> None:
+        """Called by the executor after every change to `steps`: wakes pollers at once."""
+        _CHANGED.set()
+
+
+#: Set whenever a pipeline execution or one of its steps changes state.
+_CHANGED = threading.Event()
+
+
+def wait_for_change(timeout: float) -> None:
+    """Block until a pipeline execution or step changes state, or `timeout` seconds pass.
+
+    For pollers of the SageMaker API in this process: they still read the state through the
+    API, but right after it changes rather than up to a poll interval later.
+    """
+    _CHANGED.wait(timeout)
+    _CHANGED.clear()
+
 
 Executor = Callable[[PipelineRun], None]
 
@@ -134,6 +152,7 @@ class LocalSageMakerBackend(SageMakerModelBackend):
         else:
             execution.pipeline_execution_status = "Succeeded"
         execution.last_modified_time = utcnow()
+        run.changed()
 
     def describe_pipeline_execution(self, pipeline_execution_arn: str) -> dict[str, Any]:
         response = super().describe_pipeline_execution(pipeline_execution_arn)

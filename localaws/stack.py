@@ -25,13 +25,18 @@ from moto.moto_server.threaded_moto_server import MotoRequestHandler
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 from werkzeug.serving import make_server
 
-from localaws import dynamodb_seam, lambda_seam, sagemaker_seam, sfn_seam
+from localaws import sagemaker_seam
 from localaws.mirror import MIRROR
 from localaws.sagemaker_seam import Executor
+from localaws.sessions import local_session
 from mlops.settings import LOCAL_ACCOUNT_ID, LOCAL_REGION
 
 #: How often the server thread checks for shutdown: the worst-case teardown latency.
 _POLL_SECONDS = 0.02
+#: The services a pipeline run loads: loading any other one installs the workflow's seams.
+_PIPELINE_SERVICES = frozenset({"moto_api", "s3", "sagemaker"})
+#: Objects up to this size live in memory in the local S3; larger ones in temporary files.
+_S3_MEMORY_OBJECT_BYTES = 256 << 20
 #: Fake credentials: moto accepts any, and they stop boto3 from looking for real ones.
 _CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
 #: Variables that would make clients leave the local server.
@@ -55,6 +60,10 @@ class LocalAWS:
     def client(self, service: str) -> Any:
         """A boto3 client for `service` on the local server."""
         return self.session.client(service, endpoint_url=self.endpoint)
+
+    def wait_for_pipeline_change(self, timeout: float) -> None:
+        """Return when a pipeline execution or step changes state, or after `timeout` s."""
+        sagemaker_seam.wait_for_change(timeout)
 
     def inject_fault(self, operation: str, error_code: str, times: int = 1) -> None:
         """Fail the next `times` calls of a SageMaker operation (snake_case) with `error_code`."""
@@ -82,14 +91,11 @@ class LocalAWS:
 def local_aws(executor: Executor | None = None, region: str = LOCAL_REGION) -> Iterator[LocalAWS]:
     """Start moto on 127.0.0.1 (a free port) with the seams installed; tear it all down after."""
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    lambda_seam.install()
-    dynamodb_seam.install()
-    sfn_seam.install()
     sagemaker_seam.install(executor)
     server = make_server(
         "127.0.0.1",
         0,
-        DomainDispatcherApplication(create_backend_app),
+        DomainDispatcherApplication(_backend_app),
         threaded=True,
         request_handler=MotoRequestHandler,
     )
@@ -117,10 +123,13 @@ def local_aws(executor: Executor | None = None, region: str = LOCAL_REGION) -> I
                 # Checksums guard a network this traffic never crosses; computing a CRC of
                 # every upload doubles the cost of moving data through the local S3.
                 "AWS_REQUEST_CHECKSUM_CALCULATION": "when_required",
+                # moto keeps objects up to this size in memory rather than in a temporary
+                # file; spilling a 50 MB upload to disk costs more than the upload itself.
+                "MOTO_S3_DEFAULT_KEY_BUFFER_SIZE": str(_S3_MEMORY_OBJECT_BYTES),
             }
         )
         _post(f"{endpoint}/moto-api/config", _MOTO_CONFIG)
-        yield LocalAWS(endpoint, region, LOCAL_ACCOUNT_ID, boto3.Session(region_name=region))
+        yield LocalAWS(endpoint, region, LOCAL_ACCOUNT_ID, local_session(region))
     finally:
         _post(f"{endpoint}/moto-api/reset", None)
         server.shutdown()
@@ -136,12 +145,30 @@ def local_aws(executor: Executor | None = None, region: str = LOCAL_REGION) -> I
                 os.environ[name] = value
 
 
+def _backend_app(service: str) -> Any:
+    """moto's app for a service, installing the workflow's seams before any other service loads.
+
+    moto loads a service when its first request arrives. A pipeline run talks only to S3 and
+    SageMaker, so it never pays for importing moto's Lambda, DynamoDB and Step Functions;
+    anything else that could reach those backends (their own APIs, CloudFormation, SNS,
+    EventBridge) loads first and installs the seams before moto creates any of their backends.
+    """
+    if service not in _PIPELINE_SERVICES:
+        from localaws import dynamodb_seam, lambda_seam, sfn_seam
+
+        lambda_seam.install()
+        dynamodb_seam.install()
+        sfn_seam.install()
+    return create_backend_app(service)
+
+
 _ENV_KEYS = (
     "AWS_ENDPOINT_URL",
     "AWS_REGION",
     "AWS_DEFAULT_REGION",
     "MOTO_PORT",
     "AWS_REQUEST_CHECKSUM_CALCULATION",
+    "MOTO_S3_DEFAULT_KEY_BUFFER_SIZE",
 )
 
 

@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import gc
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import NoReturn
 
 from mlops.aws import connect
 from mlops.errors import UsageError
@@ -295,5 +297,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
+def console() -> NoReturn:
+    """The `mlops` command: main(), then an exit that skips needless garbage collection.
+
+    A run leaves some 170,000 objects behind (moto, botocore, the executor), and the
+    interpreter's teardown walks them in full garbage collections: half a second spent on a
+    process that is ending. Frozen objects are left out of those collections; everything
+    else about exiting (atexit handlers, flushing, refcount cleanup) is unchanged.
+    """
+    code = main()
+    gc.freeze()
+    sys.exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    console()

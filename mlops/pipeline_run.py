@@ -106,9 +106,14 @@ def watch(
     sagemaker: Any,
     execution_arn: str,
     on_steps: Callable[[list[dict[str, Any]]], None],
+    wait: Callable[[float], None] = time.sleep,
     poll_seconds: float = 0.2,
 ) -> PipelineOutcome:
-    """Poll until the execution ends, reporting the steps after every poll."""
+    """Poll until the execution ends, reporting the steps after every poll.
+
+    `wait(poll_seconds)` runs between polls; the local AWS passes one that returns as soon as
+    anything changes, so a poll follows each change at once and no others are needed.
+    """
     while True:
         described = sagemaker.describe_pipeline_execution(PipelineExecutionArn=execution_arn)
         steps = list_steps(sagemaker, execution_arn)
@@ -116,7 +121,7 @@ def watch(
         status = described["PipelineExecutionStatus"]
         if status in TERMINAL:
             return PipelineOutcome(execution_arn, status, described.get("FailureReason"), steps)
-        time.sleep(poll_seconds)
+        wait(poll_seconds)
 
 
 def step_types(definition: Mapping[str, Any]) -> dict[str, str]:

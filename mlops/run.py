@@ -18,6 +18,7 @@ import sys
 import tarfile
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
@@ -38,6 +39,8 @@ APPROVE_MODES = ("wait", "auto", "reject")
 #: Local Wait states poll every second (Wait takes whole seconds); AWS defaults to 60.
 LOCAL_POLL_SECONDS = 1
 FOLLOW_INTERVAL = 0.2
+#: The longest a local pipeline watch waits between polls; changes wake it at once.
+LOCAL_WATCH_SECONDS = 2.0
 
 
 @dataclass(frozen=True)
@@ -91,23 +94,33 @@ def _run(
     from localaws.executor import LocalPipelineExecutor
 
     progress = Progress()
-    with tempfile.TemporaryDirectory(prefix="mlops-work-") as work:
+    # Beside the step cache, so cached outputs are hard links rather than copies.
+    with (
+        tempfile.TemporaryDirectory(prefix=".work-", dir=request.runs_dir) as work,
+        # Hashing and uploading the data wait mostly on the disk, the socket and C code, so
+        # they run in the background while the local AWS starts and the pipeline is upserted.
+        ThreadPoolExecutor(max_workers=1, thread_name_prefix="data") as background,
+    ):
+        data_key = background.submit(pipeline_run.data_key, settings, request.data)
         executor = LocalPipelineExecutor(
             workspace=Path(work), cache_dir=request.runs_dir / ".cache"
         )
         with connect(settings.region, local=True, executor=executor) as target:
-            build = cached_build(settings, target, default_cache_dir())
+            build = cached_build(settings, target, default_cache_dir())  # makes the bucket
             definition = json.loads(build.definition)
             overrides = parse_params(request.params, definition)
-            sagemaker = target.client("sagemaker")
             bucket = settings.bucket_for(target.account_id)
-            data_key = pipeline_run.data_key(settings, request.data)
-            MIRROR.upload(target.client("s3"), request.data, bucket, data_key)
-            parameters = {"InputDataUrl": f"s3://{bucket}/{data_key}", **overrides}
+            s3 = target.client("s3")
+            uploaded = background.submit(
+                lambda: MIRROR.upload(s3, request.data, bucket, data_key.result())
+            )
+            sagemaker = target.client("sagemaker")
             pipeline_run.upsert_pipeline(sagemaker, settings, build.definition)
             types = pipeline_run.step_types(definition)
             progress.plan(name for name, kind in types.items() if kind not in _BRANCH_TYPES)
             threshold = float(overrides.get("MseThreshold", _default(definition, "MseThreshold")))
+            uploaded.result()
+            parameters = {"InputDataUrl": f"s3://{bucket}/{data_key.result()}", **overrides}
             if request.pipeline_only:
                 arn = pipeline_run.start_execution(sagemaker, settings, request.run_id, parameters)
                 outcome = pipeline_run.watch(
@@ -116,6 +129,8 @@ def _run(
                     lambda steps: progress.update(
                         pipeline_run.step_report(s, types) for s in steps
                     ),
+                    wait=target.local.wait_for_pipeline_change,
+                    poll_seconds=LOCAL_WATCH_SECONDS,
                 )
                 workflow_summary: dict[str, Any] = {}
             else:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
+import shutil
 import tarfile
 import time
 from collections.abc import Callable
@@ -31,7 +32,7 @@ from localaws.executor.expressions import (
     resolve_parameters,
     step_references,
 )
-from localaws.executor.jobs import StepOutcome, job_name
+from localaws.executor.jobs import Artifact, StepOutcome, job_name
 from localaws.executor.plan import plan
 from localaws.executor.s3files import relative_key
 from mlops.settings import DEFAULT_DATA, Settings
@@ -243,6 +244,32 @@ def test_durations_and_cache_expiry(tmp_path: Path) -> None:
     assert cache.lookup("k", hour, now + 2 * hour) is None
     assert cache.lookup("k", None, now + 1000 * hour) is not None
     assert cache.lookup("other", None, now) is None
+
+
+def test_cache_entries_link_the_job_files_and_outlive_the_job_folder(tmp_path: Path) -> None:
+    job = tmp_path / "job"
+    (job / "train").mkdir(parents=True)
+    (job / "train" / "train.csv").write_text("1,2\n")
+    (job / "model.tar.gz").write_bytes(b"model")
+    outcome = StepOutcome(
+        artifacts=[
+            Artifact("s3://b/out/train", job / "train"),
+            Artifact("s3://b/models/model.tar.gz", job / "model.tar.gz"),
+        ]
+    )
+    cache = StepCache(tmp_path / "cache")
+    now = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
+    cache.store("k", "Train", "Training", outcome, ARN, now)
+    entry = cache.lookup("k", None, now)
+    stored = {a["Uri"]: entry.folder / a["Path"] for a in entry.record["Artifacts"]}
+    folder, model = stored["s3://b/out/train"], stored["s3://b/models/model.tar.gz"]
+    # Same file system: the entry shares the job's files instead of copying their bytes.
+    assert (folder / "train.csv").stat().st_ino == (job / "train" / "train.csv").stat().st_ino
+    assert model.stat().st_ino == (job / "model.tar.gz").stat().st_ino
+    shutil.rmtree(job)
+    assert (folder / "train.csv").read_text() == "1,2\n"
+    assert model.read_bytes() == b"model"
+    assert cache.lookup("k", None, now) is not None
 
 
 def test_failure_reason_keeps_the_end_of_the_log() -> None:

@@ -84,7 +84,7 @@ def test_impossible_gate_fails_and_registers_nothing(runs_dir: Path) -> None:
 
 
 def test_malformed_csv_fails_at_preprocess_with_the_scripts_message(
-    runs_dir: Path, tmp_path: Path
+    runs_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     lines = DEFAULT_DATA.read_text().splitlines()
     fields = lines[5].split(",")
@@ -92,7 +92,8 @@ def test_malformed_csv_fails_at_preprocess_with_the_scripts_message(
     lines[5] = ",".join(fields)
     bad = tmp_path / "bad.csv"
     bad.write_text("\n".join(lines) + "\n")
-    code, summary = _run(runs_dir, "--data", str(bad))
+    monkeypatch.chdir(runs_dir.parent)  # relative paths work as absolute ones do
+    code, summary = _run(Path(runs_dir.name), "--data", str(bad.relative_to(runs_dir.parent)))
     assert code == 1
     assert "column 'diameter'" in summary["failure_reason"]
     assert "bad.csv" in summary["failure_reason"] or "input" in summary["failure_reason"]

@@ -8,8 +8,9 @@ Output locations are left out: the SDK's defaults contain the execution id. A hi
 to the source execution's S3 URIs, so downstream steps get the same keys and hit too.
 
 Each `mlops run` starts a fresh local S3, so an entry also holds a copy of the step's output
-files; a hit uploads them back to their recorded URIs before later steps read them. Entries
-are written to a temporary folder and renamed into place, so a reader never sees half of one.
+files (a hard link where the file system allows); a hit uploads them back to their recorded
+URIs before later steps read them. Entries are written to a temporary folder and renamed into
+place, so a reader never sees half of one.
 """
 
 from __future__ import annotations
@@ -233,12 +234,24 @@ def _copy(artifact: Artifact, staging: Path, relative: str) -> dict[str, str]:
     target = staging / relative
     target.parent.mkdir(parents=True, exist_ok=True)
     if artifact.path.is_dir():
-        shutil.copytree(artifact.path, target)
+        shutil.copytree(artifact.path, target, copy_function=_link_or_copy)
         kind = "dir"
     else:
-        shutil.copy2(artifact.path, target)
+        _link_or_copy(artifact.path, target)
         kind = "file"
     return {"Uri": artifact.uri, "Path": relative, "Kind": kind}
+
+
+def _link_or_copy(source: str | Path, target: str | Path) -> None:
+    """Hard-link a finished job's output file into the cache (no bytes move), else copy it.
+
+    Nothing writes to a job's outputs once the job has ended, and deleting the job's folder
+    leaves the linked entry intact.
+    """
+    try:
+        os.link(source, target)
+    except OSError:  # another file system, or links not supported
+        shutil.copy2(source, target)
 
 
 def _publish(staging: Path, final: Path) -> None:

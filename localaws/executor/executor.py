@@ -18,7 +18,6 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -38,6 +37,7 @@ from localaws.executor.processing import run_processing
 from localaws.executor.registry import register_model
 from localaws.executor.training import run_training
 from localaws.sagemaker_seam import PipelineFailed, PipelineRun
+from localaws.sessions import local_session
 
 #: Runners of the steps that start a job, and the execution variable naming that job.
 _JOBS: dict[str, tuple[Callable[[StepContext], StepOutcome], str]] = {
@@ -77,8 +77,9 @@ class LocalPipelineExecutor:
         python: str = sys.executable,
         step_timeout: float = 3600.0,
     ) -> None:
-        self.workspace = Path(workspace)
-        self.cache = StepCache(Path(cache_dir)) if cache_dir is not None else None
+        # Absolute: jobs run with their own folder as the working directory.
+        self.workspace = Path(workspace).resolve()
+        self.cache = StepCache(Path(cache_dir).resolve()) if cache_dir is not None else None
         self.python = python
         self.step_timeout = step_timeout
 
@@ -97,7 +98,7 @@ class _Execution:
         self.folder = executor.workspace / self.execution_id
         self.started = utcnow()
         region = run.execution_arn.split(":")[3] or None
-        session = boto3.session.Session(region_name=region)
+        session = local_session(region)
         self.s3 = session.client("s3", config=_CLIENT_CONFIG)
         self.sagemaker = session.client("sagemaker", config=_CLIENT_CONFIG)
         self.scope = Scope(
@@ -157,6 +158,7 @@ class _Execution:
         if step.spec.get("Description"):
             entry["StepDescription"] = step.spec["Description"]
         self.run_.steps.append(entry)
+        self.run_.changed()
         log = self.folder / "logs" / f"{step.name}.log"
         try:
             outcome = self._outcome(step, entry, log)
@@ -188,6 +190,7 @@ class _Execution:
         if reason is not None:
             update["FailureReason"] = reason
         entry.update(update)
+        self.run_.changed()
         self._write_timings()
 
     def _outcome(self, step: PlannedStep, entry: dict[str, Any], log: Path) -> StepOutcome:

@@ -1,0 +1,120 @@
+"""The embedded local AWS itself: what it loads, how it wakes pollers, what it leaves behind."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from typing import Any
+
+from localaws import PipelineRun, local_aws
+from localaws.sessions import local_session
+from mlops import pipeline_run
+
+PIPELINE = {"Version": "2020-12-01", "Parameters": [], "Steps": []}
+
+
+def test_a_pipeline_session_loads_no_workflow_service() -> None:
+    """S3 and SageMaker alone never import moto's Lambda, DynamoDB or Step Functions."""
+    probe = """
+import sys
+from localaws import local_aws
+with local_aws() as aws:
+    aws.client("s3").list_buckets()
+    aws.client("sagemaker").list_pipelines()
+    services = ("moto.awslambda", "moto.dynamodb", "moto.stepfunctions")
+    loaded = [name for name in services if name in sys.modules]
+print(",".join(loaded) or "none")
+"""
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert result.stdout.strip().splitlines()[-1] == "none"
+
+
+def test_seams_are_in_place_when_another_service_creates_their_resources() -> None:
+    """A table made through CloudFormation lives in the seam's backend, not moto's plain one."""
+    from localaws.dynamodb_seam import AtomicDynamoDBBackend
+
+    template = {
+        "Resources": {
+            "Table": {
+                "Type": "AWS::DynamoDB::Table",
+                "Properties": {
+                    "TableName": "approvals",
+                    "BillingMode": "PAY_PER_REQUEST",
+                    "AttributeDefinitions": [{"AttributeName": "id", "AttributeType": "S"}],
+                    "KeySchema": [{"AttributeName": "id", "KeyType": "HASH"}],
+                },
+            }
+        }
+    }
+    with local_aws() as aws:
+        aws.client("cloudformation").create_stack(
+            StackName="tables", TemplateBody=json.dumps(template)
+        )
+        from moto.dynamodb.models import dynamodb_backends
+
+        backend = dynamodb_backends[aws.account_id][aws.region]
+        assert isinstance(backend, AtomicDynamoDBBackend)
+        assert "approvals" in backend.tables
+
+
+def test_a_watch_wakes_on_every_change_rather_than_each_poll_interval() -> None:
+    release = threading.Event()
+
+    def executor(run: PipelineRun) -> None:
+        release.wait(30)
+        run.steps.append({"StepName": "Only", "StepStatus": "Executing"})
+        run.changed()
+        run.steps[0]["StepStatus"] = "Succeeded"
+        run.changed()
+
+    reports: list[list[str]] = []
+    with local_aws(executor=executor) as aws:
+        sagemaker = aws.client("sagemaker")
+        sagemaker.create_pipeline(
+            PipelineName="p",
+            PipelineDefinition=json.dumps(PIPELINE),
+            RoleArn="arn:aws:iam::123456789012:role/r",
+        )
+        arn = sagemaker.start_pipeline_execution(PipelineName="p")["PipelineExecutionArn"]
+
+        def on_steps(steps: list[dict[str, Any]]) -> None:
+            reports.append([s["StepStatus"] for s in steps])
+            release.set()
+
+        started = time.monotonic()
+        outcome = pipeline_run.watch(
+            sagemaker, arn, on_steps, wait=aws.wait_for_pipeline_change, poll_seconds=60
+        )
+        elapsed = time.monotonic() - started
+    assert outcome.status == "Succeeded"
+    assert reports[-1] == ["Succeeded"]
+    # A watch that slept out its 60 s poll interval would still be waiting.
+    assert elapsed < 30, elapsed
+
+
+def test_sessions_share_one_copy_of_each_service_model() -> None:
+    with local_aws() as aws:
+        other = local_session(aws.region)
+        first = aws.client("sagemaker").meta.service_model.operation_names
+        second = other.client("sagemaker").meta.service_model.operation_names
+        loaders = {
+            id(session._session.get_component("data_loader")) for session in (aws.session, other)
+        }
+    assert first == second
+    assert len(loaders) == 1
+
+
+def test_the_environment_is_restored_on_exit(monkeypatch: Any) -> None:
+    monkeypatch.setenv("AWS_PROFILE", "someone")
+    monkeypatch.delenv("MOTO_S3_DEFAULT_KEY_BUFFER_SIZE", raising=False)
+    before = dict(os.environ)
+    with local_aws():
+        assert "AWS_PROFILE" not in os.environ
+        assert os.environ["AWS_ENDPOINT_URL"].startswith("http://127.0.0.1:")
+    assert dict(os.environ) == before
