@@ -97,8 +97,9 @@ def _run(
     # Beside the step cache, so cached outputs are hard links rather than copies.
     with (
         tempfile.TemporaryDirectory(prefix=".work-", dir=request.runs_dir) as work,
-        # Hashing and uploading the data wait mostly on the disk, the socket and C code, so
-        # they run in the background while the local AWS starts and the pipeline is upserted.
+        # Hashing and storing the data spend most of their time reading the file and in
+        # hashlib, which release the GIL: they run while the local AWS starts and the
+        # pipeline is upserted.
         ThreadPoolExecutor(max_workers=1, thread_name_prefix="data") as background,
     ):
         data_key = background.submit(pipeline_run.data_key, settings, request.data)
@@ -110,9 +111,8 @@ def _run(
             definition = json.loads(build.definition)
             overrides = parse_params(request.params, definition)
             bucket = settings.bucket_for(target.account_id)
-            s3 = target.client("s3")
             uploaded = background.submit(
-                lambda: MIRROR.upload(s3, request.data, bucket, data_key.result())
+                lambda: MIRROR.upload(request.data, bucket, data_key.result())
             )
             sagemaker = target.client("sagemaker")
             pipeline_run.upsert_pipeline(sagemaker, settings, build.definition)

@@ -82,7 +82,7 @@ def upload_tree(s3: Any, source: Path, uri: str, skip_existing: bool = False) ->
     for path in sorted(p for p in source.rglob("*") if p.is_file()):
         key = "/".join(filter(None, (prefix, path.relative_to(source).as_posix())))
         if key not in existing:
-            MIRROR.upload(s3, path, bucket, key)
+            MIRROR.upload(path, bucket, key)
         count += 1
     return count
 
@@ -92,7 +92,7 @@ def upload_file(s3: Any, source: Path, uri: str, skip_existing: bool = False) ->
     bucket, key = split_uri(uri)
     if skip_existing and any(item["Key"] == key for item in list_objects(s3, uri)):
         return
-    MIRROR.upload(s3, source, bucket, key)
+    MIRROR.upload(source, bucket, key)
 
 
 def read_json_object(s3: Any, uri: str) -> Any:
