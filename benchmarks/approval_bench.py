@@ -72,8 +72,8 @@ def handler_times(runs: int) -> tuple[list[float], list[float]]:
     from approval.local_http import to_event
     from approval.signing import sign
     from approval.store import create_table
+    from core.settings import Settings
     from localaws import local_aws
-    from mlops.settings import Settings
 
     settings = Settings()
     secret = secrets.token_urlsafe(32)

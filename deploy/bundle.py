@@ -14,7 +14,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from mlops.settings import PROJECT_ROOT, Settings
+from core.settings import PROJECT_ROOT, Settings
 
 #: The Lambda handler's package; the zip holds it at its root so the handler path resolves.
 APPROVAL_PACKAGE = "approval"

@@ -16,10 +16,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from deploy import iam, names
+from core import names
+from core.settings import Settings
+from deploy import iam
 from deploy.iam import Json, arn, get_att, ref, sub
 from deploy.template import TEMPLATE_FORMAT
-from mlops.settings import Settings
 
 BUILDSPEC = "buildspec.yml"
 BUILD_IMAGE = "aws/codebuild/standard:7.0"

@@ -18,12 +18,12 @@ from typing import Any, TextIO
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from deploy import names
+from core import names
+from core.errors import UsageError
+from core.settings import Settings
 from deploy.stack import CREATED, UNCHANGED, UPDATED, DeployError
 from mlops.aws import Target, connect
 from mlops.cli import EXIT_FAILED, EXIT_OK
-from mlops.errors import UsageError
-from mlops.settings import Settings
 
 #: Environment variables the commands read (CodeBuild sets them; buildspec.yml lists them).
 ENV_SAGEMAKER_ROLE_ARN = "SAGEMAKER_ROLE_ARN"

@@ -14,7 +14,7 @@ import re
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
-from mlops.settings import Settings
+from core.settings import Settings
 
 Json = dict[str, Any]
 POLICY_VERSION = "2012-10-17"

@@ -23,12 +23,13 @@ from typing import Any
 
 from approval.store import KEY as APPROVAL_KEY
 from approval.store import TTL_ATTRIBUTE
-from deploy import iam, names
+from core import names
+from core.settings import Settings
+from deploy import iam
 from deploy.bundle import APPROVAL_PACKAGE
 from deploy.execution import execution_input
 from deploy.iam import Json, arn, get_att, ref, sub
 from deploy.schedule import DEFAULT_SCHEDULE, DEFAULT_TIMEZONE, validate_schedule_expression
-from mlops.settings import Settings
 
 TEMPLATE_FORMAT = "2010-09-09"
 LAMBDA_RUNTIME = "python3.12"

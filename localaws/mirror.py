@@ -18,8 +18,7 @@ from typing import Any
 
 from boto3.s3.transfer import TransferConfig
 from botocore.exceptions import ClientError
-
-from mlops.settings import LOCAL_ACCOUNT_ID
+from moto.core.models import DEFAULT_ACCOUNT_ID
 
 #: In-process downloads: threads and ranged parts only add overhead against a local server.
 LOCAL_TRANSFER = TransferConfig(use_threads=False, multipart_threshold=1 << 40)
@@ -72,7 +71,7 @@ def _put_object(bucket: str, key: str, body: bytes) -> str:
     from moto.s3.models import s3_backends
 
     try:
-        return s3_backends[LOCAL_ACCOUNT_ID]["aws"].put_object(bucket, key, body).etag
+        return s3_backends[DEFAULT_ACCOUNT_ID]["aws"].put_object(bucket, key, body).etag
     except ServiceException as exc:
         error = {"Error": {"Code": exc.code, "Message": exc.message}}
         raise ClientError(error, "PutObject") from None

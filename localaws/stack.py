@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import boto3
+from moto.core.models import DEFAULT_ACCOUNT_ID
 from moto.moto_server.threaded_moto_server import MotoRequestHandler
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 from werkzeug.serving import make_server
@@ -29,8 +30,9 @@ from localaws import sagemaker_seam
 from localaws.mirror import MIRROR
 from localaws.sagemaker_seam import Executor
 from localaws.sessions import local_session
-from mlops.settings import LOCAL_ACCOUNT_ID, LOCAL_REGION
 
+#: The region a local AWS serves unless told otherwise.
+DEFAULT_REGION = "us-east-1"
 #: How often the server thread checks for shutdown: the worst-case teardown latency.
 _POLL_SECONDS = 0.02
 #: The services a pipeline run loads: loading any other one installs the workflow's seams.
@@ -88,7 +90,7 @@ class LocalAWS:
 
 
 @contextmanager
-def local_aws(executor: Executor | None = None, region: str = LOCAL_REGION) -> Iterator[LocalAWS]:
+def local_aws(executor: Executor | None = None, region: str = DEFAULT_REGION) -> Iterator[LocalAWS]:
     """Start moto on 127.0.0.1 (a free port) with the seams installed; tear it all down after."""
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     sagemaker_seam.install(executor)
@@ -129,7 +131,7 @@ def local_aws(executor: Executor | None = None, region: str = LOCAL_REGION) -> I
             }
         )
         _post(f"{endpoint}/moto-api/config", _MOTO_CONFIG)
-        yield LocalAWS(endpoint, region, LOCAL_ACCOUNT_ID, local_session(region))
+        yield LocalAWS(endpoint, region, DEFAULT_ACCOUNT_ID, local_session(region))
     finally:
         _post(f"{endpoint}/moto-api/reset", None)
         server.shutdown()

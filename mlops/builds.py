@@ -21,15 +21,15 @@ from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
+from core.files import write_atomic
+from core.settings import PROJECT_ROOT, SCRIPTS_DIR, Settings
 from mlops.aws import Target
-from mlops.files import write_atomic
-from mlops.settings import PROJECT_ROOT, SCRIPTS_DIR, Settings
 
 BUILD_INPUTS = (
     PROJECT_ROOT / "pipelines",
     PROJECT_ROOT / "workflow",
     SCRIPTS_DIR,
-    PROJECT_ROOT / "mlops" / "settings.py",
+    PROJECT_ROOT / "core",
 )
 _SDKS = ("sagemaker", "stepfunctions")
 DEFINITION_FILE = "definition.json"

@@ -13,11 +13,11 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NoReturn
 
+from core.errors import UsageError
+from core.files import write_atomic
+from core.settings import DEFAULT_DATA, Settings
 from mlops.aws import connect
-from mlops.errors import UsageError
-from mlops.files import write_atomic
 from mlops.run import APPROVE_MODES
-from mlops.settings import DEFAULT_DATA, Settings
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 

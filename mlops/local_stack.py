@@ -19,10 +19,10 @@ from dataclasses import dataclass
 
 from approval.local_http import LocalServer, serve
 from approval.store import create_table
+from core.settings import PROJECT_ROOT, Settings
 from deploy.iam import assume_role
 from localaws.webhook import WebhookSink, webhook_sink
 from mlops.aws import Target
-from mlops.settings import PROJECT_ROOT, Settings
 from workflow import render, substitution_values
 from workflow.substitutions import APPROVAL_FUNCTION_ARN, NOTIFICATION_TOPIC_ARN
 

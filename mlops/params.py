@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from mlops.errors import UsageError
+from core.errors import UsageError
 
 _CHECKS = {
     "Integer": (int, "an integer"),

@@ -15,8 +15,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from core.settings import Settings
 from mlops.progress import StepReport
-from mlops.settings import Settings
 
 TERMINAL = {"Succeeded", "Failed", "Stopped"}
 #: ClientRequestToken must be 32 to 128 characters.

@@ -23,16 +23,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
+from core.errors import UsageError
+from core.files import write_atomic
+from core.settings import Settings
 from localaws.mirror import MIRROR
 from mlops import pipeline_run
 from mlops.aws import Target, connect
 from mlops.builds import ASL_FILE, DEFINITION_FILE, cached_build, default_cache_dir
-from mlops.errors import UsageError
-from mlops.files import write_atomic
 from mlops.follow import ExecutionFollower, history, phase_times, review_url
 from mlops.params import parse_params
 from mlops.progress import Progress, StepReport, metric_line, summary_table
-from mlops.settings import Settings
 from pipelines.names import EVALUATE_STEP, EVALUATION, EVALUATION_FILE, TRAIN_STEP
 
 APPROVE_MODES = ("wait", "auto", "reject")

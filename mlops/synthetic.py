@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from mlops.settings import DEFAULT_DATA, SCRIPTS_DIR
+from core.settings import DEFAULT_DATA, SCRIPTS_DIR
 
 
 def _schema() -> tuple[tuple[str, ...], tuple[str, ...]]:

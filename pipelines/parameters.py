@@ -19,7 +19,7 @@ from sagemaker.workflow.parameters import (
     ParameterString,
 )
 
-from mlops.settings import Settings
+from core.settings import Settings
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ import pipelines.sdk  # noqa: F401 - first, so the SDK imports quietly
 from sagemaker.workflow.pipeline import Pipeline
 from sagemaker.workflow.pipeline_context import PipelineSession
 
-from mlops.settings import DEFAULT_DATA, Settings
+from core.settings import DEFAULT_DATA, Settings
 from pipelines import steps
 from pipelines.parameters import build_parameters
 

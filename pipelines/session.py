@@ -8,7 +8,7 @@ import pipelines.sdk  # noqa: F401 - first, so the SDK imports quietly
 import boto3
 from sagemaker.workflow.pipeline_context import PipelineSession
 
-from mlops.settings import Settings
+from core.settings import Settings
 
 
 def quiet_sdk() -> None:

@@ -25,7 +25,7 @@ from sagemaker.workflow.properties import PropertyFile
 from sagemaker.workflow.steps import CacheConfig, ProcessingStep, TrainingStep
 from sagemaker.xgboost import XGBoost
 
-from mlops.settings import PROCESSING_ROOT, SCRIPTS_DIR, Settings
+from core.settings import PROCESSING_ROOT, SCRIPTS_DIR, Settings
 from pipelines.names import (
     EVALUATE_STEP,
     EVALUATION,

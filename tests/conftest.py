@@ -30,7 +30,7 @@ import pytest
 @pytest.fixture(scope="session")
 def run_script() -> Callable[..., subprocess.CompletedProcess]:
     """Run scripts/<name> in a fresh interpreter, as the container would; capture its output."""
-    from mlops.settings import SCRIPTS_DIR
+    from core.settings import SCRIPTS_DIR
 
     def run(
         name: str, *args: object, env: dict[str, str] | None = None
@@ -50,7 +50,7 @@ def run_script() -> Callable[..., subprocess.CompletedProcess]:
 @pytest.fixture(scope="session")
 def abalone_csv() -> Path:
     """The project's copy of the UCI Abalone data (4177 rows, with a header)."""
-    from mlops.settings import DEFAULT_DATA
+    from core.settings import DEFAULT_DATA
 
     return DEFAULT_DATA
 
@@ -225,7 +225,7 @@ class ApprovalStack:
         key = f"machine-{task_timeout}"
         if key in self._workflow:
             return self._workflow[key]
-        from mlops.settings import Settings
+        from core.settings import Settings
 
         settings = Settings()
         if "function" not in self._workflow:
@@ -320,7 +320,7 @@ def approval_stack(
 
     from approval.local_http import serve
     from approval.store import create_table
-    from mlops.settings import Settings
+    from core.settings import Settings
 
     aws = approval_local_aws
     callbacks: list[tuple[str, str]] = []

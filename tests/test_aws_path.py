@@ -28,7 +28,9 @@ from typing import Any, ClassVar
 import pytest
 import yaml
 
-from deploy import ci, iam, names
+from core import names
+from core.settings import DEFAULT_DATA, PROJECT_ROOT, Settings
+from deploy import ci, iam
 from deploy import template as tpl
 from deploy.bundle import build_bundle
 from deploy.execution import POLL_SECONDS, describe_event, execution_input
@@ -37,7 +39,6 @@ from deploy.schedule import (
     InvalidScheduleExpression,
     validate_schedule_expression,
 )
-from mlops.settings import DEFAULT_DATA, PROJECT_ROOT, Settings
 
 CI_TEMPLATE = PROJECT_ROOT / "ci" / "codebuild.template.json"
 BUILDSPEC = PROJECT_ROOT / "buildspec.yml"

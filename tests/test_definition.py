@@ -10,10 +10,10 @@ import sys
 
 import pytest
 
+from core.settings import SCRIPTS_DIR, Settings
 from localaws import local_aws
 from mlops.aws import AWS_CONFIG_VARIABLES
 from mlops.builds import build_definition
-from mlops.settings import SCRIPTS_DIR, Settings
 
 EXPECTED_PARAMETERS = {
     "InputDataUrl",

@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from core.settings import DEFAULT_DATA, Settings
 from localaws import PipelineFailed, PipelineRun, local_aws
 from localaws.executor import LocalPipelineExecutor
 from localaws.executor.archives import extract
@@ -35,7 +36,6 @@ from localaws.executor.expressions import (
 from localaws.executor.jobs import Artifact, StepOutcome, job_name
 from localaws.executor.plan import plan
 from localaws.executor.s3files import relative_key
-from mlops.settings import DEFAULT_DATA, Settings
 
 FAST = {"NumRound": "20"}
 GATE = Settings().mse_threshold

@@ -11,8 +11,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from core.settings import PROJECT_ROOT
 from mlops import synthetic
-from mlops.settings import PROJECT_ROOT
 
 MEASUREMENTS = [
     "length",

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from core.settings import DEFAULT_DATA
 from mlops.cli import main
-from mlops.settings import DEFAULT_DATA
 
 FAST = ["--param", "NumRound=30"]
 

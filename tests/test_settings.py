@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mlops.settings import Settings
+from core.settings import Settings
 
 
 def test_names_derive_from_the_project() -> None:

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from mlops.settings import PROJECT_ROOT
+from core.settings import PROJECT_ROOT
 
 
 @pytest.mark.parametrize("command", [["check"], ["format", "--check"]], ids=["lint", "format"])

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mlops.settings import SCRIPTS_DIR
+from core.settings import SCRIPTS_DIR
 
 METRICS = ("mse", "rmse", "mae", "r2")
 MSE_GATE = 6.0

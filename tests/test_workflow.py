@@ -21,9 +21,9 @@ import pytest
 from fakes import approver
 
 import workflow
+from core.settings import Settings
 from localaws import PipelineFailed, PipelineRun, local_aws
 from localaws.stack import LocalAWS
-from mlops.settings import Settings
 from workflow.substitutions import ENDPOINT_NAME
 
 SETTINGS = Settings()

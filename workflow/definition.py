@@ -24,7 +24,7 @@ from typing import Any
 
 from stepfunctions.steps import Chain, Graph
 
-from mlops.settings import Settings
+from core.settings import Settings
 from workflow.approval import approve_model, reject_model, request_approval
 from workflow.deploy import (
     create_model_and_config,

@@ -25,7 +25,7 @@ from typing import Any
 
 from stepfunctions.steps import Pass
 
-from mlops.settings import Settings
+from core.settings import Settings
 from workflow.segment import Segment
 from workflow.substitutions import ENDPOINT_NAME, ref
 

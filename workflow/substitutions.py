@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 
-from mlops.settings import Settings
+from core.settings import Settings
 
 PIPELINE_NAME = "PipelineName"
 MODEL_PACKAGE_GROUP_NAME = "ModelPackageGroupName"

@@ -5,7 +5,7 @@ One place, so the template, the CI template, the CLI and the tests can never dis
 
 from __future__ import annotations
 
-from mlops.settings import Settings
+from core.settings import Settings
 
 
 def stack_name(settings: Settings) -> str:
