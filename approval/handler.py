@@ -52,6 +52,7 @@ from approval.pages import (
 from approval.request import open_approval
 from approval.store import ApprovalStore
 from approval.web import HttpError, Request, html_response, json_response
+from core.contracts import TASK_TOKEN
 
 _LOG = logging.getLogger("approval")
 
@@ -64,7 +65,7 @@ def lambda_handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]
     """Entry point: a Step Functions approval request or a Function URL HTTP request."""
     if not isinstance(event, dict):
         raise TypeError("expected a JSON object event")
-    if "taskToken" in event:
+    if TASK_TOKEN in event:
         return open_approval(event, _config())
     if isinstance(event.get("requestContext"), dict) and "http" in event["requestContext"]:
         return handle_http(event)

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from core import contracts
+
 PENDING = "PENDING"
 APPROVED = "APPROVED"
 REJECTED = "REJECTED"
@@ -29,7 +31,7 @@ VIA_WEB = "web"
 VIA_SLACK = "slack"
 
 #: The Step Functions error name a rejection fails the task with.
-REJECTED_ERROR = "Rejected"
+REJECTED_ERROR = contracts.REJECTED
 
 #: How the Step Functions callback went; only a failure is stored on the item.
 CALLBACK_DELIVERED = "delivered"

@@ -25,10 +25,11 @@ from approval import aws, signing
 from approval.config import Config
 from approval.model import COMPARISONS, PENDING, Approval, QualityGate, iso_time
 from approval.store import ApprovalStore
+from core.contracts import APPROVAL_ID, REVIEW_URL, TASK_TOKEN
 
 _LOG = logging.getLogger(__name__)
 
-_TEXT_FIELDS = ("taskToken", "executionArn", "pipelineExecutionArn", "modelPackageArn")
+_TEXT_FIELDS = (TASK_TOKEN, "executionArn", "pipelineExecutionArn", "modelPackageArn")
 
 
 class InvalidApprovalRequest(ValueError):
@@ -61,8 +62,8 @@ def open_approval(event: dict[str, Any], config: Config, now: float | None = Non
         notified or "nobody",
     )
     return {
-        "approvalId": approval.approval_id,
-        "reviewUrl": review_url,
+        APPROVAL_ID: approval.approval_id,
+        REVIEW_URL: review_url,
         "expiresAt": approval.expires_at_iso,
         "notified": notified,
     }
@@ -94,7 +95,7 @@ def parse_request(event: dict[str, Any], config: Config, now: float) -> tuple[Ap
         created_at=iso_time(now),
         expires_at=int(now) + lifetime,
     )
-    return approval, event["taskToken"]
+    return approval, event[TASK_TOKEN]
 
 
 def _quality_gate(raw: Any) -> QualityGate:

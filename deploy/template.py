@@ -24,16 +24,14 @@ from typing import Any
 from approval.store import KEY as APPROVAL_KEY
 from approval.store import TTL_ATTRIBUTE
 from core import names
+from core.contracts import LAMBDA_HANDLER, LAMBDA_RUNTIME
 from core.settings import Settings
 from deploy import iam
-from deploy.bundle import APPROVAL_PACKAGE
 from deploy.execution import execution_input
 from deploy.iam import Json, arn, get_att, ref, sub
 from deploy.schedule import DEFAULT_SCHEDULE, DEFAULT_TIMEZONE, validate_schedule_expression
 
 TEMPLATE_FORMAT = "2010-09-09"
-LAMBDA_RUNTIME = "python3.12"
-LAMBDA_HANDLER = f"{APPROVAL_PACKAGE}.handler.lambda_handler"
 LOG_RETENTION_DAYS = 90
 #: The schedule may start a run up to this late, letting Scheduler spread load.
 SCHEDULE_WINDOW_MINUTES = 60

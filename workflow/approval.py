@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from stepfunctions.steps import Catch, Choice, ChoiceRule, Pass, Succeed
 
+from core import contracts
 from workflow import errors
 from workflow.notify import Failures, publish
 from workflow.package import METRICS, MODEL_PACKAGE_ARN
@@ -29,12 +30,12 @@ RESULT = "$.result"
 def request_approval(failures: Failures, rejected: Segment) -> Segment:
     """HumanApproval and the routing of its three outcomes; exits when approved."""
     ask = ApiTask(
-        "HumanApproval",
+        contracts.APPROVAL_STATE,
         resource=LAMBDA_INVOKE_WAIT_FOR_TOKEN,
         parameters={
             "FunctionName": ref(APPROVAL_FUNCTION_ARN),
             "Payload": {
-                "taskToken.$": "$$.Task.Token",
+                f"{contracts.TASK_TOKEN}.$": "$$.Task.Token",
                 "executionArn.$": "$$.Execution.Id",
                 "pipelineExecutionArn.$": PIPELINE_EXECUTION_ARN,
                 "modelPackageArn.$": MODEL_PACKAGE_ARN,

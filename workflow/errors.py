@@ -14,13 +14,29 @@ errors such as ValidationException, which then fail after the retries (2 + 4 + 8
 
 from __future__ import annotations
 
-#: Raised by this state machine (Fail states and the approval Lambda's SendTaskFailure).
-PIPELINE_FAILED = "PipelineFailed"
-NO_MODEL_PACKAGE = "NoModelPackage"
-WRONG_MODEL_PACKAGE_GROUP = "UnexpectedModelPackageGroup"
-UNEXPECTED_DECISION = "UnexpectedDecision"
-ENDPOINT_FAILED = "EndpointDeploymentFailed"
-REJECTED = "Rejected"
+# Raised by this state machine (Fail states and the approval function's SendTaskFailure);
+# the names live with the other shared contracts.
+from core.contracts import (
+    ENDPOINT_FAILED,
+    NO_MODEL_PACKAGE,
+    PIPELINE_FAILED,
+    REJECTED,
+    UNEXPECTED_DECISION,
+    WRONG_MODEL_PACKAGE_GROUP,
+)
+
+__all__ = [
+    "ALL",
+    "ENDPOINT_FAILED",
+    "NO_MODEL_PACKAGE",
+    "PIPELINE_FAILED",
+    "REJECTED",
+    "TIMEOUT",
+    "UNEXPECTED_DECISION",
+    "WRONG_MODEL_PACKAGE_GROUP",
+    "transient_errors",
+]
+
 TIMEOUT = "States.Timeout"
 ALL = "States.ALL"
 

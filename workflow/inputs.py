@@ -25,6 +25,7 @@ from typing import Any
 
 from stepfunctions.steps import Pass
 
+from core import contracts
 from core.settings import Settings
 from workflow.segment import Segment
 from workflow.substitutions import ENDPOINT_NAME, ref
@@ -37,15 +38,15 @@ DEFAULT_POLL_SECONDS = 60
 def defaults(settings: Settings) -> dict[str, Any]:
     """The execution input used when the caller gives nothing (the README's contract)."""
     return {
-        "PipelineParameters": [],
-        "PollSeconds": DEFAULT_POLL_SECONDS,
-        "ApprovalTimeoutSeconds": DEFAULT_APPROVAL_TIMEOUT_SECONDS,
-        "QualityGate": {
+        contracts.PIPELINE_PARAMETERS: [],
+        contracts.POLL_SECONDS: DEFAULT_POLL_SECONDS,
+        contracts.APPROVAL_TIMEOUT_SECONDS: DEFAULT_APPROVAL_TIMEOUT_SECONDS,
+        contracts.QUALITY_GATE: {
             "metric": "mse",
             "threshold": settings.mse_threshold,
             "comparison": "LessThanOrEqualTo",
         },
-        "Endpoint": {
+        contracts.ENDPOINT: {
             "InstanceType": settings.inference_instance_type,
             "InitialInstanceCount": 1,
             "Serverless": None,

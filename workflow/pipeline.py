@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from stepfunctions.steps import Choice, ChoiceRule, Wait
 
+from core.contracts import START_PIPELINE_STATE
 from workflow import errors
 from workflow.notify import Failures
 from workflow.segment import Segment, exit_on
@@ -26,7 +27,7 @@ def run_pipeline(failures: Failures) -> Segment:
     """Start one pipeline execution (idempotently) and poll it until it ends."""
     start = failures.guard(
         sagemaker(
-            "StartPipeline",
+            START_PIPELINE_STATE,
             "startPipelineExecution",
             parameters={
                 "PipelineName": ref(PIPELINE_NAME),

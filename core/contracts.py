@@ -1,0 +1,63 @@
+"""The names the layers agree on: state machine input and output, state names, errors, the
+approval function's payloads and its Lambda runtime.
+
+The workflow (workflow/) writes these names into the state machine, the approval function
+(approval/) reads and returns them, and the CLI (mlops/) sends and reads them; each side
+imports them from here, so a rename is one line. Standard library only: this module ships
+in the approval function's zip.
+"""
+
+from __future__ import annotations
+
+# -- execution input (workflow/README.md documents the defaults) ---------------------------
+
+PIPELINE_PARAMETERS = "PipelineParameters"
+POLL_SECONDS = "PollSeconds"
+APPROVAL_TIMEOUT_SECONDS = "ApprovalTimeoutSeconds"
+QUALITY_GATE = "QualityGate"
+ENDPOINT = "Endpoint"
+
+# -- execution output ----------------------------------------------------------------------
+
+OUT_DECISION = "decision"
+OUT_DECIDED_BY = "decided_by"
+OUT_REASON = "reason"
+OUT_ENDPOINT_NAME = "endpointName"
+
+# -- states a follower shows or hides ------------------------------------------------------
+
+START_PIPELINE_STATE = "StartPipeline"
+APPROVAL_STATE = "HumanApproval"
+#: Task states that poll or look things up; a person following a run does not need them.
+QUIET_STATES = frozenset(
+    {
+        START_PIPELINE_STATE,
+        "DescribePipelineExecution",
+        "ListPipelineExecutionSteps",
+        "DescribeModelPackage",
+        "GetMetricsReport",
+        "FindEndpoint",
+        "DescribeEndpoint",
+    }
+)
+
+# -- errors the state machine raises (Fail states, the approval's SendTaskFailure) ---------
+
+PIPELINE_FAILED = "PipelineFailed"
+NO_MODEL_PACKAGE = "NoModelPackage"
+WRONG_MODEL_PACKAGE_GROUP = "UnexpectedModelPackageGroup"
+UNEXPECTED_DECISION = "UnexpectedDecision"
+ENDPOINT_FAILED = "EndpointDeploymentFailed"
+REJECTED = "Rejected"
+
+# -- the approval function -----------------------------------------------------------------
+
+#: The request the state machine sends (lambda:invoke.waitForTaskToken payload).
+TASK_TOKEN = "taskToken"
+#: The answer to a request: {"approvalId", "reviewUrl", "expiresAt", "notified"}.
+APPROVAL_ID = "approvalId"
+REVIEW_URL = "reviewUrl"
+#: The function's runtime and entry point, as the template declares them.
+LAMBDA_RUNTIME = "python3.12"
+LAMBDA_PACKAGE = "approval"
+LAMBDA_HANDLER = f"{LAMBDA_PACKAGE}.handler.lambda_handler"
