@@ -9,6 +9,9 @@ in the approval function's zip.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 # -- execution input (workflow/README.md documents the defaults) ---------------------------
 
 PIPELINE_PARAMETERS = "PipelineParameters"
@@ -16,6 +19,17 @@ POLL_SECONDS = "PollSeconds"
 APPROVAL_TIMEOUT_SECONDS = "ApprovalTimeoutSeconds"
 QUALITY_GATE = "QualityGate"
 ENDPOINT = "Endpoint"
+
+
+def execution_input(pipeline_parameters: Mapping[str, str], **settings: Any) -> dict[str, Any]:
+    """An execution input: pipeline parameter overrides, plus any other input key given
+    (PollSeconds=1, ...); keys left out take the workflow's defaults."""
+    payload: dict[str, Any] = {
+        PIPELINE_PARAMETERS: [{"Name": k, "Value": v} for k, v in pipeline_parameters.items()]
+    }
+    payload.update({k: v for k, v in settings.items() if v is not None})
+    return payload
+
 
 # -- execution output ----------------------------------------------------------------------
 

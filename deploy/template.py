@@ -24,10 +24,9 @@ from typing import Any
 from approval.store import KEY as APPROVAL_KEY
 from approval.store import TTL_ATTRIBUTE
 from core import names
-from core.contracts import LAMBDA_HANDLER, LAMBDA_RUNTIME
+from core.contracts import LAMBDA_HANDLER, LAMBDA_RUNTIME, execution_input
 from core.settings import Settings
 from deploy import iam
-from deploy.execution import execution_input
 from deploy.iam import Json, arn, get_att, ref, sub
 from deploy.schedule import DEFAULT_SCHEDULE, DEFAULT_TIMEZONE, validate_schedule_expression
 

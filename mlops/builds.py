@@ -21,16 +21,18 @@ from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
+from clients.session import Target
 from core.files import write_atomic
-from core.settings import PROJECT_ROOT, SCRIPTS_DIR, Settings
-from mlops.aws import Target
+from core.settings import SCRIPTS_DIR, Settings, package_dir
 
-BUILD_INPUTS = (
-    PROJECT_ROOT / "pipelines",
-    PROJECT_ROOT / "workflow",
-    SCRIPTS_DIR,
-    PROJECT_ROOT / "core",
-)
+#: The sources a build depends on, by the name their files are hashed under; found where the
+#: code runs from, a checkout or an installed copy.
+BUILD_INPUTS = {
+    "pipelines": package_dir("pipelines"),
+    "workflow": package_dir("workflow"),
+    "scripts": SCRIPTS_DIR,
+    "core": package_dir("core"),
+}
 _SDKS = ("sagemaker", "stepfunctions")
 DEFINITION_FILE = "definition.json"
 ASL_FILE = "state_machine.asl.json"
@@ -92,10 +94,9 @@ def build_key(settings: Settings, account_id: str) -> str:
     digest = hashlib.sha256()
     for part in (repr(settings), account_id, *(metadata.version(sdk) for sdk in _SDKS)):
         digest.update(part.encode() + b"\0")
-    for root in BUILD_INPUTS:
-        files = sorted(root.rglob("*.py")) if root.is_dir() else [root]
-        for path in files:
-            digest.update(str(path.relative_to(PROJECT_ROOT)).encode() + b"\0")
+    for name, root in BUILD_INPUTS.items():
+        for path in sorted(root.rglob("*.py")):
+            digest.update(f"{name}/{path.relative_to(root).as_posix()}".encode() + b"\0")
             digest.update(path.read_bytes() + b"\0")
     return digest.hexdigest()[:32]
 

@@ -11,22 +11,23 @@ import gc
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
-from core.errors import UsageError
+from core.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, DeployError, UsageError
 from core.files import write_atomic
 from core.settings import DEFAULT_DATA, Settings
-from mlops.aws import connect
 from mlops.run import APPROVE_MODES
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+if TYPE_CHECKING:
+    from mlops.aws_commands import Account
 
 
 def cmd_definition(args: argparse.Namespace, settings: Settings) -> int:
     """Print (or write) the pipeline definition JSON."""
+    from clients.session import local_account
     from mlops.builds import build_definition
 
-    with connect(settings.region, local=args.local) as target:
+    with local_account(settings.region) as target:
         settings = dataclasses.replace(settings, region=target.region)
         definition = build_definition(settings, target)
     _emit(definition, args.out)
@@ -61,7 +62,7 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_template(args: argparse.Namespace, settings: Settings) -> int:
     """Print (or write) the CloudFormation template of the workflow stack, or with --ci the CI's."""
-    from deploy.commands import render_template
+    from mlops.aws_commands import render_template
 
     _emit(render_template(settings, ci=args.ci), args.out)
     return EXIT_OK
@@ -69,14 +70,14 @@ def cmd_template(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_upsert(args: argparse.Namespace, settings: Settings) -> int:
     """Create or update the SageMaker pipeline (what CodeBuild runs on every push)."""
-    from deploy.commands import upsert
+    from mlops.aws_commands import upsert
 
-    return _deploy_errors(args, lambda: upsert(settings, args.role_arn, args.local, sys.stdout))
+    return _deploy_errors(args, lambda: upsert(settings, args.role_arn, _account(args), sys.stdout))
 
 
 def cmd_deploy(args: argparse.Namespace, settings: Settings) -> int:
     """Zip and upload the approval function, then create or update the workflow stack."""
-    from deploy.commands import default_stack_name, deploy
+    from mlops.aws_commands import default_stack_name, deploy
 
     return _deploy_errors(
         args,
@@ -86,7 +87,7 @@ def cmd_deploy(args: argparse.Namespace, settings: Settings) -> int:
             args.role_arn,
             args.deploy_role_arn,
             args.parameter,
-            args.local,
+            _account(args),
             sys.stdout,
         ),
     )
@@ -94,7 +95,7 @@ def cmd_deploy(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_start(args: argparse.Namespace, settings: Settings) -> int:
     """Start the deployed workflow; --follow prints its states until it ends."""
-    from deploy.commands import default_stack_name, start
+    from mlops.aws_commands import default_stack_name, start
 
     return _deploy_errors(
         args,
@@ -104,7 +105,7 @@ def cmd_start(args: argparse.Namespace, settings: Settings) -> int:
             args.state_machine_arn,
             args.param,
             args.follow,
-            args.local,
+            _account(args),
             sys.stdout,
             args.poll_seconds,
         ),
@@ -113,8 +114,6 @@ def cmd_start(args: argparse.Namespace, settings: Settings) -> int:
 
 def _deploy_errors(args: argparse.Namespace, run: Callable[[], int]) -> int:
     """AWS refused or a deployment failed: one line on stderr, exit 1."""
-    from deploy.stack import DeployError
-
     try:
         return run()
     except DeployError as exc:
@@ -130,12 +129,25 @@ def _emit(text: str, out: Path | None) -> None:
         print(f"wrote {out}", file=sys.stderr)
 
 
-def _add_target_flag(parser: argparse.ArgumentParser) -> None:
+def _account(args: argparse.Namespace) -> Account:
+    from mlops.aws_commands import Account
+
+    if args.local and (args.profile or args.region):
+        raise UsageError("--local: the embedded local AWS takes no --profile or --region")
+    return Account(local=args.local, profile=args.profile, region=args.region)
+
+
+def _add_account_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--profile", help="AWS profile from ~/.aws/config (default: $AWS_PROFILE, else default)"
+    )
+    parser.add_argument(
+        "--region", help="AWS region (default: $AWS_REGION, $AWS_DEFAULT_REGION, the profile's)"
+    )
     parser.add_argument(
         "--local",
         action="store_true",
-        default=None,
-        help="use the embedded local AWS even when AWS is configured",
+        help="act on the embedded local AWS instead of an AWS account (nothing persists)",
     )
 
 
@@ -143,16 +155,19 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="mlops",
         description=(
-            "SageMaker Pipelines driven by AWS Step Functions. Commands that talk to AWS use "
-            "the standard AWS environment (AWS_PROFILE, AWS_REGION, AWS_ENDPOINT_URL); with "
-            "none set they use an embedded local AWS, offline."
+            "SageMaker Pipelines driven by AWS Step Functions. `run` and `definition` work "
+            "offline against an embedded local AWS; `upsert`, `deploy` and `start` act on the "
+            "AWS account boto3's credential chain finds (environment, ~/.aws, SSO, roles), "
+            "or on the embedded local AWS with --local."
         ),
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     definition = sub.add_parser("definition", help="print the SageMaker pipeline definition JSON")
     definition.add_argument("--out", type=Path, help="write to FILE instead of stdout")
-    _add_target_flag(definition)
+    definition.add_argument(
+        "--local", action="store_true", help="build against the embedded local AWS (the default)"
+    )
     definition.set_defaults(func=cmd_definition)
 
     workflow = sub.add_parser(
@@ -218,7 +233,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--role-arn",
         help="SageMaker execution role (default: $SAGEMAKER_ROLE_ARN, then $MLOPS_ROLE_ARN)",
     )
-    _add_target_flag(upsert)
+    _add_account_flags(upsert)
     upsert.set_defaults(func=cmd_upsert)
 
     deploy = sub.add_parser(
@@ -245,7 +260,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="NAME=VALUE",
         help="template parameter (repeatable), e.g. --parameter 'ScheduleExpression=rate(1 day)'",
     )
-    _add_target_flag(deploy)
+    _add_account_flags(deploy)
     deploy.set_defaults(func=cmd_deploy)
 
     start = sub.add_parser(
@@ -274,7 +289,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="how often the workflow checks the pipeline (default: the workflow's, 60)",
     )
-    _add_target_flag(start)
+    _add_account_flags(start)
     start.set_defaults(func=cmd_start)
     return parser
 

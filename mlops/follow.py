@@ -1,43 +1,28 @@
-"""Following a state machine execution: its pipeline's steps, its task states, its review link.
+"""Following a workflow execution: its pipeline's steps, its task states, its review link.
 
-Everything is read through the public APIs (execution history, ListPipelineExecutionSteps),
-so the same code follows an execution on AWS.
+One follower serves `mlops run` and `mlops start --follow`. Everything is read through the
+public APIs (the execution's history, ListPipelineExecutionSteps), so it follows an
+execution on AWS as it does one in the local AWS. The pipeline execution is the one the
+history says this execution started, never a guess such as "the latest one".
 """
 
 from __future__ import annotations
 
 import json
+import time
+from collections.abc import Callable, Mapping
 from typing import Any
 
-from mlops import pipeline_run
+from clients import sagemaker as sm
+from clients import stepfunctions as sfn_client
+from core import contracts
+from mlops.pipeline_run import step_report
 from mlops.progress import Progress
 
-APPROVAL_STATE = "HumanApproval"
-#: Task states that poll or fetch; a person following a run does not need to see them.
-_QUIET_STATES = {
-    "StartPipeline",
-    "DescribePipelineExecution",
-    "ListPipelineExecutionSteps",
-    "DescribeModelPackage",
-    "GetMetricsReport",
-    "FindEndpoint",
-    "DescribeEndpoint",
-}
+_CAUSE_CHARS = 500
 
 
-def history(sfn: Any, execution_arn: str) -> list[dict[str, Any]]:
-    """Every history event of an execution, oldest first."""
-    events: list[dict[str, Any]] = []
-    kwargs: dict[str, Any] = {"executionArn": execution_arn, "maxResults": 1000}
-    while True:
-        page = sfn.get_execution_history(**kwargs)
-        events.extend(page["events"])
-        if not page.get("nextToken"):
-            return events
-        kwargs["nextToken"] = page["nextToken"]
-
-
-def state_name(event: dict[str, Any]) -> str | None:
+def state_name(event: Mapping[str, Any]) -> str | None:
     for key in ("stateEnteredEventDetails", "stateExitedEventDetails"):
         if key in event:
             return event[key]["name"]
@@ -45,14 +30,24 @@ def state_name(event: dict[str, Any]) -> str | None:
 
 
 def review_url(events: list[dict[str, Any]]) -> str | None:
-    """The link the approval Lambda returned when the approval task was submitted."""
+    """The link the approval function returned when the approval task was submitted."""
     for event in events:
         if event["type"] == "TaskSubmitted":
-            output = json.loads(event["taskSubmittedEventDetails"].get("output") or "{}")
-            payload = output.get("Payload")
-            payload = json.loads(payload) if isinstance(payload, str) else payload or {}
-            if payload.get("reviewUrl"):
-                return payload["reviewUrl"]
+            payload = _json(event["taskSubmittedEventDetails"].get("output")).get("Payload")
+            payload = _json(payload) if isinstance(payload, str) else payload or {}
+            if payload.get(contracts.REVIEW_URL):
+                return payload[contracts.REVIEW_URL]
+    return None
+
+
+def started_pipeline_execution(events: list[dict[str, Any]]) -> str | None:
+    """The pipeline execution ARN from this execution's StartPipelineExecution result."""
+    for event in events:
+        details = event.get("taskSucceededEventDetails") or {}
+        if details.get("resource") == "startPipelineExecution":
+            arn = _json(details.get("output")).get("PipelineExecutionArn")
+            if arn:
+                return arn
     return None
 
 
@@ -61,22 +56,18 @@ def phase_times(events: list[dict[str, Any]]) -> dict[str, float]:
     if not events:
         return {}
     started, ended = events[0]["timestamp"], events[-1]["timestamp"]
-    entered = next(
-        (
-            e["timestamp"]
-            for e in events
-            if e["type"] == "TaskStateEntered" and state_name(e) == APPROVAL_STATE
-        ),
-        None,
-    )
-    exited = next(
-        (
-            e["timestamp"]
-            for e in events
-            if e["type"] == "TaskStateExited" and state_name(e) == APPROVAL_STATE
-        ),
-        None,
-    )
+
+    def at(kind: str) -> Any:
+        return next(
+            (
+                e["timestamp"]
+                for e in events
+                if e["type"] == kind and state_name(e) == contracts.APPROVAL_STATE
+            ),
+            None,
+        )
+
+    entered, exited = at("TaskStateEntered"), at("TaskStateExited")
     if entered is None:
         return {"pipeline": (ended - started).total_seconds()}
     times = {"pipeline": (entered - started).total_seconds()}
@@ -86,57 +77,84 @@ def phase_times(events: list[dict[str, Any]]) -> dict[str, float]:
     return times
 
 
+def failure_line(event: Mapping[str, Any]) -> str | None:
+    """'<EventType>: <error> <cause>' for a failed, timed-out or aborted event, else None."""
+    kind = event["type"]
+    if not kind.endswith(("Failed", "TimedOut", "Aborted")):
+        return None
+    details = next((v for k, v in event.items() if k.endswith("EventDetails")), {}) or {}
+    cause = str(details.get("cause", ""))[:_CAUSE_CHARS]
+    return f"{kind}: {details.get('error', '')} {cause}".rstrip()
+
+
 class ExecutionFollower:
-    """Prints the pipeline's steps, then the workflow's task states, as they change."""
+    """Reports the pipeline's steps, then the workflow's task states, as they change."""
 
     def __init__(
         self,
         sfn: Any,
         sagemaker: Any,
         execution_arn: str,
-        pipeline_name: str,
-        step_types: dict[str, str],
+        step_types: Mapping[str, str],
         progress: Progress,
+        on_review_link: Callable[[str], None] | None = None,
     ) -> None:
         self.sfn, self.sagemaker = sfn, sagemaker
         self.execution_arn = execution_arn
-        self.pipeline_name = pipeline_name
         self.step_types = step_types
         self.progress = progress
+        self.on_review_link = on_review_link
         self.pipeline_execution_arn: str | None = None
-        self._pipeline_done = False
+        self.review_url: str | None = None
         self.events: list[dict[str, Any]] = []
         self._entered: dict[str, Any] = {}
 
     def poll(self) -> str:
-        """Report what changed; returns the execution's status."""
-        status = self.sfn.describe_execution(executionArn=self.execution_arn)["status"]
-        self._pipeline_steps()
-        new = history(self.sfn, self.execution_arn)[len(self.events) :]
+        """Report what changed since the last poll; returns the execution's status."""
+        status = sfn_client.describe_execution(self.sfn, self.execution_arn)["status"]
+        last = self.events[-1]["id"] if self.events else 0
+        new = sfn_client.history(self.sfn, self.execution_arn, after=last)
         self.events.extend(new)
+        if self.pipeline_execution_arn is None:
+            self.pipeline_execution_arn = started_pipeline_execution(new)
+        if self.pipeline_execution_arn is not None:
+            steps = sm.list_steps(self.sagemaker, self.pipeline_execution_arn)
+            self.progress.update(step_report(s, self.step_types) for s in steps)
         for event in new:
             self._report(event)
+        if self.review_url is None and (link := review_url(new)):
+            self.review_url = link
+            if self.on_review_link is not None:
+                self.on_review_link(link)
         return status
 
-    def _pipeline_steps(self) -> None:
-        if self.pipeline_execution_arn is None:
-            summaries = self.sagemaker.list_pipeline_executions(PipelineName=self.pipeline_name)[
-                "PipelineExecutionSummaries"
-            ]
-            if not summaries:
-                return
-            self.pipeline_execution_arn = summaries[0]["PipelineExecutionArn"]
-        steps = pipeline_run.list_steps(self.sagemaker, self.pipeline_execution_arn)
-        self.progress.update(pipeline_run.step_report(s, self.step_types) for s in steps)
+    def follow(self, interval: float) -> str:
+        """Poll every `interval` seconds until the execution ends; returns its status."""
+        while (status := self.poll()) == sfn_client.RUNNING:
+            time.sleep(interval)
+        return status
 
     def _report(self, event: dict[str, Any]) -> None:
+        if (line := failure_line(event)) is not None:
+            self.progress.note(line)
+            return
         name = state_name(event)
-        if name is None or name in _QUIET_STATES:
+        if name is None or name in contracts.QUIET_STATES:
             return
         if event["type"] == "TaskStateEntered":
             self._entered[name] = event["timestamp"]
-            word = "waiting" if name == APPROVAL_STATE else "running"
+            word = "waiting" if name == contracts.APPROVAL_STATE else "running"
             self.progress.line(name, word)
         elif event["type"] == "TaskStateExited" and name in self._entered:
             seconds = (event["timestamp"] - self._entered.pop(name)).total_seconds()
             self.progress.line(name, "done", seconds)
+
+
+def _json(text: Any) -> dict[str, Any]:
+    if not isinstance(text, str) or not text:
+        return {}
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}

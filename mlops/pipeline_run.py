@@ -1,7 +1,7 @@
-"""Drive one SageMaker pipeline execution through the API: upload, upsert, start, watch.
+"""One SageMaker pipeline execution as a run sees it: its data key, its steps, its outcome.
 
-Everything here is plain SageMaker and S3 API calls, so the same code drives the embedded local
-AWS and a real account.
+Everything is read through the SageMaker API (clients.sagemaker), so the same code follows
+an execution in the embedded local AWS and in a real account.
 """
 
 from __future__ import annotations
@@ -13,14 +13,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from botocore.exceptions import ClientError
-
+from clients import sagemaker as sm
 from core.settings import Settings
 from mlops.progress import StepReport
-
-TERMINAL = {"Succeeded", "Failed", "Stopped"}
-#: ClientRequestToken must be 32 to 128 characters.
-_TOKEN_LENGTH = 32
 
 
 def data_key(settings: Settings, path: Path) -> str:
@@ -30,43 +25,6 @@ def data_key(settings: Settings, path: Path) -> str:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             digest.update(chunk)
     return settings.prefix("input", digest.hexdigest()[:16], path.name)
-
-
-def upsert_pipeline(sagemaker: Any, settings: Settings, definition: str) -> bool:
-    """Create or update the pipeline; returns False when the stored definition is the same."""
-    try:
-        current = sagemaker.describe_pipeline(PipelineName=settings.pipeline_name)
-    except ClientError as exc:
-        if exc.response["Error"]["Code"] not in {"ResourceNotFound", "ValidationException"}:
-            raise
-        sagemaker.create_pipeline(
-            PipelineName=settings.pipeline_name,
-            PipelineDefinition=definition,
-            RoleArn=settings.role_arn,
-        )
-        return True
-    if current.get("PipelineDefinition") == definition:
-        return False
-    sagemaker.update_pipeline(
-        PipelineName=settings.pipeline_name,
-        PipelineDefinition=definition,
-        RoleArn=settings.role_arn,
-    )
-    return True
-
-
-def start_execution(
-    sagemaker: Any, settings: Settings, run_id: str, parameters: Mapping[str, str]
-) -> str:
-    """Start with an idempotency token derived from the run id."""
-    token = hashlib.sha256(run_id.encode()).hexdigest()[:_TOKEN_LENGTH]
-    response = sagemaker.start_pipeline_execution(
-        PipelineName=settings.pipeline_name,
-        PipelineExecutionDisplayName=run_id.replace("_", "-"),
-        PipelineParameters=[{"Name": k, "Value": v} for k, v in parameters.items()],
-        ClientRequestToken=token,
-    )
-    return response["PipelineExecutionArn"]
 
 
 @dataclass
@@ -96,12 +54,6 @@ def step_report(step: Mapping[str, Any], step_types: Mapping[str, str]) -> StepR
     )
 
 
-def list_steps(sagemaker: Any, execution_arn: str) -> list[dict[str, Any]]:
-    return sagemaker.list_pipeline_execution_steps(
-        PipelineExecutionArn=execution_arn, SortOrder="Ascending"
-    )["PipelineExecutionSteps"]
-
-
 def watch(
     sagemaker: Any,
     execution_arn: str,
@@ -116,10 +68,10 @@ def watch(
     """
     while True:
         described = sagemaker.describe_pipeline_execution(PipelineExecutionArn=execution_arn)
-        steps = list_steps(sagemaker, execution_arn)
+        steps = sm.list_steps(sagemaker, execution_arn)
         on_steps(steps)
         status = described["PipelineExecutionStatus"]
-        if status in TERMINAL:
+        if status in sm.TERMINAL_STATUSES:
             return PipelineOutcome(execution_arn, status, described.get("FailureReason"), steps)
         wait(poll_seconds)
 
@@ -137,8 +89,3 @@ def step_types(definition: Mapping[str, Any]) -> dict[str, str]:
 
     walk(list(definition.get("Steps", [])))
     return types
-
-
-def split_s3_uri(uri: str) -> tuple[str, str]:
-    bucket, _, key = uri.removeprefix("s3://").partition("/")
-    return bucket, key

@@ -54,6 +54,10 @@ class Progress:
             done = step.word not in {"running", "stopping"}
             self.line(step.name, step.word, step.seconds if done else None)
 
+    def note(self, text: str) -> None:
+        """A free-form line, such as a failure's error and cause."""
+        print(f"  {text}", file=self._out, flush=True)
+
     def line(self, name: str, word: str, seconds: float | None = None) -> None:
         elapsed = f"{seconds:6.1f} s" if seconds is not None else ""
         print(f"  {name:<28} {word:<10} {elapsed}".rstrip(), file=self._out, flush=True)

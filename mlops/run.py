@@ -21,21 +21,30 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
+from clients import sagemaker as sm
+from clients import stepfunctions as sfn_client
+from clients.s3 import read_object, split_s3_uri
+from clients.session import Target, local_account
+from core import contracts
 from core.errors import UsageError
 from core.files import write_atomic
 from core.settings import Settings
 from localaws.mirror import MIRROR
 from mlops import pipeline_run
-from mlops.aws import Target, connect
 from mlops.builds import ASL_FILE, DEFINITION_FILE, cached_build, default_cache_dir
-from mlops.follow import ExecutionFollower, history, phase_times, review_url
+from mlops.follow import ExecutionFollower, phase_times
 from mlops.params import parse_params
 from mlops.progress import Progress, StepReport, metric_line, summary_table
 from pipelines.names import EVALUATE_STEP, EVALUATION, EVALUATION_FILE, TRAIN_STEP
 
+if TYPE_CHECKING:
+    from mlops.local_workflow import LocalWorkflow
+
 APPROVE_MODES = ("wait", "auto", "reject")
+#: The workflow stack's template, as `mlops template` prints it.
+TEMPLATE_FILE = "template.json"
 #: Local Wait states poll every second (Wait takes whole seconds); AWS defaults to 60.
 LOCAL_POLL_SECONDS = 1
 FOLLOW_INTERVAL = 0.2
@@ -106,7 +115,7 @@ def _run(
         executor = LocalPipelineExecutor(
             workspace=Path(work), cache_dir=request.runs_dir / ".cache"
         )
-        with connect(settings.region, local=True, executor=executor) as target:
+        with local_account(settings.region, executor) as target:
             build = cached_build(settings, target, default_cache_dir())  # makes the bucket
             definition = json.loads(build.definition)
             overrides = parse_params(request.params, definition)
@@ -115,14 +124,19 @@ def _run(
                 lambda: MIRROR.upload(request.data, bucket, data_key.result())
             )
             sagemaker = target.client("sagemaker")
-            pipeline_run.upsert_pipeline(sagemaker, settings, build.definition)
+            sm.upsert_pipeline(
+                sagemaker, settings.pipeline_name, settings.role_arn, build.definition
+            )
             types = pipeline_run.step_types(definition)
             progress.plan(name for name, kind in types.items() if kind not in _BRANCH_TYPES)
             threshold = float(overrides.get("MseThreshold", _default(definition, "MseThreshold")))
             uploaded.result()
             parameters = {"InputDataUrl": f"s3://{bucket}/{data_key.result()}", **overrides}
+            workflow_summary: dict[str, Any] = {}
             if request.pipeline_only:
-                arn = pipeline_run.start_execution(sagemaker, settings, request.run_id, parameters)
+                arn = sm.start_pipeline_execution(
+                    sagemaker, settings.pipeline_name, request.run_id, parameters
+                )
                 outcome = pipeline_run.watch(
                     sagemaker,
                     arn,
@@ -132,28 +146,24 @@ def _run(
                     wait=target.local.wait_for_pipeline_change,
                     poll_seconds=LOCAL_WATCH_SECONDS,
                 )
-                workflow_summary: dict[str, Any] = {}
             else:
-                from mlops.local_stack import deploy_locally
+                from deploy.template import render as tpl_render
+                from mlops.local_workflow import deploy_locally
 
-                with deploy_locally(target, settings, build.asl) as deployment:
+                deploy_started = time.perf_counter()
+                with deploy_locally(target, settings, build.asl) as stack:
+                    stack_seconds = time.perf_counter() - deploy_started
                     startup = time.perf_counter() - started
+                    write_atomic(staging / TEMPLATE_FILE, tpl_render(stack.template) + "\n")
                     workflow_summary = _run_workflow(
-                        target,
-                        settings,
-                        request,
-                        deployment,
-                        parameters,
-                        threshold,
-                        types,
-                        progress,
-                        staging,
-                        out,
+                        target, request, stack, parameters, threshold, types, progress, staging, out
                     )
                     workflow_summary["timings"]["startup"] = round(startup, 3)
+                    workflow_summary["timings"]["stack"] = round(stack_seconds, 3)
                 outcome = _pipeline_outcome(sagemaker, workflow_summary["pipeline_execution_arn"])
             summary = _collect(target, outcome, types, overrides, threshold, staging)
-        _copy_logs(Path(work), outcome.execution_arn, staging / "logs")
+        if outcome.execution_arn:
+            _copy_logs(executor.logs_dir(outcome.execution_arn), staging / "logs")
     summary.update(workflow_summary)
     summary["run_id"] = request.run_id
     summary["timings"] = {
@@ -177,9 +187,8 @@ def _default(definition: dict[str, Any], name: str) -> Any:
 
 def _run_workflow(
     target: Target,
-    settings: Settings,
     request: RunRequest,
-    deployment: Any,
+    stack: LocalWorkflow,
     parameters: dict[str, str],
     threshold: float,
     types: dict[str, str],
@@ -191,41 +200,43 @@ def _run_workflow(
     from mlops.reviewer import APPROVE, REJECT, decide
 
     sfn, sagemaker = target.client("stepfunctions"), target.client("sagemaker")
-    execution_input = {
-        "PipelineParameters": [{"Name": k, "Value": v} for k, v in parameters.items()],
-        "PollSeconds": LOCAL_POLL_SECONDS,
-        "ApprovalTimeoutSeconds": request.approval_timeout,
-        "QualityGate": {"threshold": threshold},
-    }
-    execution_arn = sfn.start_execution(
-        stateMachineArn=deployment.state_machine_arn,
-        name=request.run_id,
-        input=json.dumps(execution_input),
-    )["executionArn"]
-    follower = ExecutionFollower(
-        sfn, sagemaker, execution_arn, settings.pipeline_name, types, progress
+    execution_input = contracts.execution_input(
+        parameters,
+        **{
+            contracts.POLL_SECONDS: LOCAL_POLL_SECONDS,
+            contracts.APPROVAL_TIMEOUT_SECONDS: request.approval_timeout,
+            contracts.QUALITY_GATE: {"threshold": threshold},
+        },
     )
-    link = None
+    execution_arn = sfn_client.start_execution(
+        sfn, stack.state_machine_arn, request.run_id, execution_input
+    )
+
+    def review(link: str) -> None:
+        print(f"Review: {link}", file=out, flush=True)
+        if request.approve != "wait":
+            choice = APPROVE if request.approve == "auto" else REJECT
+            decide(
+                link,
+                choice,
+                f"mlops run --approve {request.approve}",
+                f"decided by --approve {request.approve}",
+            )
+
+    follower = ExecutionFollower(sfn, sagemaker, execution_arn, types, progress, review)
     try:
-        while follower.poll() == "RUNNING":
-            if link is None and (link := review_url(follower.events)):
-                print(f"Review: {link}", file=out, flush=True)
-                if request.approve != "wait":
-                    choice = APPROVE if request.approve == "auto" else REJECT
-                    decide(
-                        link,
-                        choice,
-                        f"mlops run --approve {request.approve}",
-                        f"decided by --approve {request.approve}",
-                    )
-            time.sleep(FOLLOW_INTERVAL)
+        follower.follow(FOLLOW_INTERVAL)
     except KeyboardInterrupt:
         sfn.stop_execution(executionArn=execution_arn, cause="interrupted by the user")
         raise
-    events = history(sfn, execution_arn)
-    described = sfn.describe_execution(executionArn=execution_arn)
-    _write_workflow_artifacts(target, deployment, events, staging)
-    return _workflow_summary(target, described, events, follower, settings)
+    events = sfn_client.history(sfn, execution_arn)
+    described = sfn_client.describe_execution(sfn, execution_arn)
+    _write_workflow_artifacts(target, stack, events, staging)
+    return {
+        **_workflow_summary(target, described, events, follower),
+        "stack_name": stack.stack_name,
+        "stack_resources": stack.resources,
+    }
 
 
 def _workflow_summary(
@@ -233,10 +244,9 @@ def _workflow_summary(
     described: dict[str, Any],
     events: list[dict[str, Any]],
     follower: ExecutionFollower,
-    settings: Settings,
 ) -> dict[str, Any]:
     output = json.loads(described.get("output") or "{}")
-    endpoint_name = output.get("endpointName")
+    endpoint_name = output.get(contracts.OUT_ENDPOINT_NAME)
     endpoint_status = None
     if endpoint_name:
         endpoint_status = target.client("sagemaker").describe_endpoint(EndpointName=endpoint_name)[
@@ -247,9 +257,9 @@ def _workflow_summary(
         "execution_status": described["status"],
         "execution_error": described.get("error"),
         "execution_cause": described.get("cause"),
-        "decision": output.get("decision"),
-        "decided_by": output.get("decided_by"),
-        "decision_reason": output.get("reason"),
+        "decision": output.get(contracts.OUT_DECISION),
+        "decided_by": output.get(contracts.OUT_DECIDED_BY),
+        "decision_reason": output.get(contracts.OUT_REASON),
         "endpoint_name": endpoint_name,
         "endpoint_status": endpoint_status,
         "pipeline_execution_arn": follower.pipeline_execution_arn,
@@ -258,18 +268,18 @@ def _workflow_summary(
 
 
 def _write_workflow_artifacts(
-    target: Target, deployment: Any, events: list[dict[str, Any]], staging: Path
+    target: Target, stack: LocalWorkflow, events: list[dict[str, Any]], staging: Path
 ) -> None:
     sfn = target.client("stepfunctions")
-    machine = sfn.describe_state_machine(stateMachineArn=deployment.state_machine_arn)
+    machine = sfn.describe_state_machine(stateMachineArn=stack.state_machine_arn)
     write_atomic(staging / ASL_FILE, machine["definition"] + "\n")
     write_atomic(staging / "execution_history.json", redact_tokens(events) + "\n")
     notifications = staging / "notifications"
-    for index, payload in enumerate(deployment.slack.payloads, 1):
+    for index, payload in enumerate(stack.slack.payloads, 1):
         write_atomic(notifications / f"slack-{index}.json", json.dumps(payload, indent=2) + "\n")
     for index, raw in enumerate(target.local.sent_emails(), 1):
         write_atomic(notifications / f"email-{index}.eml", raw)
-    published = target.local.published(deployment.topic_arn)
+    published = target.local.published(stack.topic_arn)
     write_atomic(notifications / "sns.json", json.dumps(published, indent=2) + "\n")
 
 
@@ -278,7 +288,7 @@ def redact_tokens(events: list[dict[str, Any]]) -> str:
     text = json.dumps(events, indent=2, default=str)
     for event in events:
         parameters = event.get("taskScheduledEventDetails", {}).get("parameters")
-        token = json.loads(parameters or "{}").get("Payload", {}).get("taskToken")
+        token = json.loads(parameters or "{}").get("Payload", {}).get(contracts.TASK_TOKEN)
         if token:
             text = text.replace(token, "<task token redacted>")
     return text
@@ -287,12 +297,12 @@ def redact_tokens(events: list[dict[str, Any]]) -> str:
 def _pipeline_outcome(sagemaker: Any, arn: str | None) -> pipeline_run.PipelineOutcome:
     if arn is None:  # the state machine failed before starting the pipeline
         return pipeline_run.PipelineOutcome("", "NotStarted", None, [])
-    described = sagemaker.describe_pipeline_execution(PipelineExecutionArn=arn)
+    described = sm.describe_pipeline_execution(sagemaker, arn)
     return pipeline_run.PipelineOutcome(
         arn,
         described["PipelineExecutionStatus"],
         described.get("FailureReason"),
-        pipeline_run.list_steps(sagemaker, arn),
+        sm.list_steps(sagemaker, arn),
     )
 
 
@@ -323,15 +333,10 @@ def _collect(
     }
 
 
-def _job_name(step: dict[str, Any] | None, kind: str) -> str | None:
-    arn = ((step or {}).get("Metadata") or {}).get(kind, {}).get("Arn")
-    return arn.rsplit("/", 1)[1] if arn else None
-
-
 def _fetch_evaluation(
     sagemaker: Any, s3: Any, outcome: pipeline_run.PipelineOutcome, staging: Path
 ) -> dict[str, Any] | None:
-    job = _job_name(outcome.step(EVALUATE_STEP), "ProcessingJob")
+    job = sm.job_name(outcome.step(EVALUATE_STEP), "ProcessingJob")
     if job is None:
         return None
     described = sagemaker.describe_processing_job(ProcessingJobName=job)
@@ -339,8 +344,7 @@ def _fetch_evaluation(
     uri = next((o["S3Output"]["S3Uri"] for o in outputs if o["OutputName"] == EVALUATION), None)
     if uri is None:
         return None
-    bucket, key = pipeline_run.split_s3_uri(f"{uri.rstrip('/')}/{EVALUATION_FILE}")
-    body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+    body = read_object(s3, f"{uri.rstrip('/')}/{EVALUATION_FILE}")
     write_atomic(staging / EVALUATION_FILE, body)
     return json.loads(body)
 
@@ -348,7 +352,7 @@ def _fetch_evaluation(
 def _fetch_model(
     sagemaker: Any, s3: Any, outcome: pipeline_run.PipelineOutcome, staging: Path
 ) -> None:
-    job = _job_name(outcome.step(TRAIN_STEP), "TrainingJob")
+    job = sm.job_name(outcome.step(TRAIN_STEP), "TrainingJob")
     if job is None:
         return
     uri = (
@@ -357,7 +361,7 @@ def _fetch_model(
         .get("S3ModelArtifacts")
     )
     if uri:
-        bucket, key = pipeline_run.split_s3_uri(uri)
+        bucket, key = split_s3_uri(uri)
         s3.download_file(bucket, key, str(staging / "model.tar.gz"))
         with tarfile.open(staging / "model.tar.gz") as archive:  # fail loudly if corrupt
             archive.getnames()
@@ -374,10 +378,7 @@ def _registered_package(
     return None, None
 
 
-def _copy_logs(workspace: Path, execution_arn: str, logs: Path) -> None:
-    if not execution_arn:
-        return
-    source = workspace / execution_arn.rsplit("/", 1)[1] / "logs"
+def _copy_logs(source: Path, logs: Path) -> None:
     if source.is_dir():
         shutil.copytree(source, logs, dirs_exist_ok=True)
 

@@ -29,16 +29,17 @@ import pytest
 import yaml
 
 from core import names
+from core.contracts import POLL_SECONDS, execution_input
 from core.settings import DEFAULT_DATA, PROJECT_ROOT, Settings
 from deploy import ci, iam
 from deploy import template as tpl
 from deploy.bundle import build_bundle
-from deploy.execution import POLL_SECONDS, describe_event, execution_input
 from deploy.schedule import (
     DEFAULT_SCHEDULE,
     InvalidScheduleExpression,
     validate_schedule_expression,
 )
+from mlops.follow import failure_line
 
 CI_TEMPLATE = PROJECT_ROOT / "ci" / "codebuild.template.json"
 BUILDSPEC = PROJECT_ROOT / "buildspec.yml"
@@ -443,7 +444,7 @@ def test_bundle_is_deterministic_and_holds_only_the_package_sources():
     assert first.key(SETTINGS).endswith(f"-{first.sha256[:20]}.zip")
 
 
-def test_follow_lines_describe_states_and_failures():
+def test_follower_names_the_error_and_cause_of_failures():
     import datetime as dt
 
     at = dt.datetime(2030, 1, 1, 12, 0, 5)
@@ -457,9 +458,9 @@ def test_follow_lines_describe_states_and_failures():
         "timestamp": at,
         "executionFailedEventDetails": {"error": "Boom", "cause": "why"},
     }
-    assert describe_event(entered) == "12:00:05  entered  HumanApproval"
-    assert describe_event(failed) == "12:00:05  ExecutionFailed: Boom why"
-    assert describe_event({"type": "TaskScheduled", "timestamp": at}) is None
+    assert failure_line(failed) == "ExecutionFailed: Boom why"
+    assert failure_line({**failed, "type": "TaskTimedOut"}) == "TaskTimedOut: Boom why"
+    assert failure_line(entered) is None
 
 
 # -- the buildspec against the embedded local AWS -------------------------------------------
@@ -753,7 +754,7 @@ def test_buildspec_build_phase_deploys_and_runs_to_the_approval(monkeypatch, tmp
         execution_arn = re.search(r"Execution: (\S+)", started).group(1)
         events = _wait_for_state(sfn, execution_arn, "HumanApproval")
         entered = [(e.get("stateEnteredEventDetails") or {}).get("name") for e in events]
-        failures = [describe_event(e) for e in events if e["type"].endswith("Failed")]
+        failures = [failure_line(e) for e in events if e["type"].endswith("Failed")]
         assert "HumanApproval" in entered, f"never reached HumanApproval: {entered} {failures}"
         _wait_for_approval_record(aws, events, failures)
         assert sfn.describe_execution(executionArn=execution_arn)["status"] == "RUNNING"

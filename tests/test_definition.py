@@ -10,9 +10,9 @@ import sys
 
 import pytest
 
+from clients.session import AWS_ENVIRONMENT
 from core.settings import SCRIPTS_DIR, Settings
 from localaws import local_aws
-from mlops.aws import AWS_CONFIG_VARIABLES
 from mlops.builds import build_definition
 
 EXPECTED_PARAMETERS = {
@@ -36,12 +36,12 @@ EXPECTED_PARAMETERS = {
 @pytest.fixture
 def clean_aws_env() -> dict[str, str]:
     """The environment with no AWS configuration, as on a fresh laptop."""
-    return {k: v for k, v in os.environ.items() if k not in AWS_CONFIG_VARIABLES}
+    return {k: v for k, v in os.environ.items() if k not in AWS_ENVIRONMENT}
 
 
 def _build(settings: Settings) -> tuple[str, dict[str, bytes]]:
     """The definition text and the code objects it uploaded, by S3 URI."""
-    from mlops.aws import Target
+    from clients.session import Target
 
     with local_aws() as aws:
         text = build_definition(settings, Target(aws.session, aws.account_id, aws.region, aws))

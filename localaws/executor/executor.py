@@ -87,6 +87,10 @@ class LocalPipelineExecutor:
         """Run one execution; raises PipelineFailed with the FailureReason if it fails."""
         _Execution(self, run).run()
 
+    def logs_dir(self, execution_arn: str) -> Path:
+        """Where an execution's step logs are: `<Step>.log` each, `execution.log` on failure."""
+        return self.workspace / execution_arn.rsplit("/", 1)[-1] / "logs"
+
 
 class _Execution:
     """The state of one execution while it runs."""
@@ -95,7 +99,7 @@ class _Execution:
         self.executor = executor
         self.run_ = run
         self.execution_id = run.execution_arn.rsplit("/", 1)[-1]
-        self.folder = executor.workspace / self.execution_id
+        self.folder = executor.logs_dir(run.execution_arn).parent
         self.started = utcnow()
         region = run.execution_arn.split(":")[3] or None
         session = local_session(region)

@@ -1,4 +1,4 @@
-"""Create or update a CloudFormation stack through a change set, and wait for the outcome.
+"""CloudFormation: create or update a stack through a change set, wait, read it back.
 
 A change set (rather than CreateStack/UpdateStack) lets one code path handle both the first
 deployment and every later one, shows what will change before it changes, and reports an
@@ -17,6 +17,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from core.errors import DeployError
+
 CREATED, UPDATED, UNCHANGED = "created", "updated", "unchanged"
 #: CreateChangeSet accepts a TemplateBody up to this size; larger templates go through S3.
 MAX_TEMPLATE_BODY = 51_200
@@ -26,10 +28,6 @@ _DONE = {"CREATE_COMPLETE", "UPDATE_COMPLETE"}
 _IN_PROGRESS_SUFFIX = "_IN_PROGRESS"
 #: A failed first creation leaves the stack unusable: CloudFormation only allows deleting it.
 _DEAD = {"ROLLBACK_COMPLETE", "ROLLBACK_FAILED", "DELETE_FAILED"}
-
-
-class DeployError(RuntimeError):
-    """The deployment failed; the message names the stack, the status and the reasons."""
 
 
 @dataclass
@@ -233,3 +231,22 @@ def _failure_reasons(cloudformation: Any, stack_id: str, limit: int = 5) -> list
 
 def _outputs(stack: Mapping[str, Any]) -> dict[str, str]:
     return {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
+
+
+def stack_resources(cloudformation: Any, stack_name: str) -> list[dict[str, str]]:
+    """Every resource of a stack: logical id, type and status, in the template's order."""
+    resources: list[dict[str, str]] = []
+    kwargs: dict[str, Any] = {"StackName": stack_name}
+    while True:
+        page = cloudformation.list_stack_resources(**kwargs)
+        resources += [
+            {
+                "logical_id": r["LogicalResourceId"],
+                "type": r["ResourceType"],
+                "status": r["ResourceStatus"],
+            }
+            for r in page["StackResourceSummaries"]
+        ]
+        if not page.get("NextToken"):
+            return resources
+        kwargs["NextToken"] = page["NextToken"]
