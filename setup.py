@@ -4,7 +4,11 @@ from pathlib import Path
 
 from setuptools import find_packages, setup
 
-PACKAGES = ["mlops", "pipelines", "workflow", "approval", "localaws", "deploy"]
+#: Every package folder of the repository ships; tests and benchmarks stay behind.
+PACKAGES = find_packages(exclude=["tests", "tests.*", "benchmarks", "benchmarks.*"])
+#: The job scripts and the bundled data stay top-level folders of the repository and install
+#: inside `core`, next to the settings that find them (core/settings.py: SCRIPTS_DIR, DEFAULT_DATA).
+ASSETS = {"core._scripts": "scripts", "core._data": "data"}
 
 setup(
     name="sagemaker-sfn-mlops",
@@ -17,7 +21,9 @@ setup(
     long_description_content_type="text/markdown",
     license="Apache-2.0",
     python_requires=">=3.11,<3.13",
-    packages=find_packages(include=[f"{name}*" for name in PACKAGES]),
+    packages=[*PACKAGES, *ASSETS],
+    package_dir=ASSETS,
+    package_data={"core._scripts": ["README.md"], "core._data": ["abalone.csv", "README.md"]},
     install_requires=[
         # v3 removed sagemaker.workflow, which stepfunctions 2.3.0 imports.
         "sagemaker>=2.257,<3",
@@ -39,6 +45,9 @@ setup(
             "ruff>=0.6",
             "cfn-lint>=1.20",
             "selenium>=4.20",
+            # tests/test_packaging.py builds the wheel without build isolation; wheel 0.46
+            # moved bdist_wheel into setuptools>=70.1, newer than Python 3.11's venv ships.
+            "wheel>=0.41,<0.46",
         ],
     },
     entry_points={"console_scripts": ["mlops=mlops.cli:console"]},

@@ -9,11 +9,37 @@ from __future__ import annotations
 import dataclasses
 import os
 from dataclasses import dataclass, field
+from importlib.util import find_spec
 from pathlib import Path
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-SCRIPTS_DIR = PROJECT_ROOT / "scripts"
-DEFAULT_DATA = PROJECT_ROOT / "data" / "abalone.csv"
+_CORE_DIR = Path(__file__).resolve().parent
+#: The folder holding the project's packages: the repository in a checkout (tests and dev
+#: tools read its other files through this), site-packages in an installed copy.
+PROJECT_ROOT = _CORE_DIR.parent
+#: setup.py installs the top-level folders scripts/ and data/ as these folders of `core`.
+INSTALLED_SCRIPTS = "_scripts"
+INSTALLED_DATA = "_data"
+
+
+def _bundled(installed: str, checkout: str) -> Path:
+    """A folder shipped with the code: inside this package when installed, else the repo's."""
+    inside = _CORE_DIR / installed
+    return inside if inside.is_dir() else PROJECT_ROOT / checkout
+
+
+#: The SageMaker job scripts, run by file path (they are no importable package).
+SCRIPTS_DIR = _bundled(INSTALLED_SCRIPTS, "scripts")
+#: The bundled UCI Abalone data set.
+DEFAULT_DATA = _bundled(INSTALLED_DATA, "data") / "abalone.csv"
+
+
+def package_dir(name: str) -> Path:
+    """The folder of one of the project's top-level packages, found without importing it."""
+    spec = find_spec(name)
+    if spec is None or not spec.submodule_search_locations:
+        raise ModuleNotFoundError(f"no package {name!r}", name=name)
+    return Path(next(iter(spec.submodule_search_locations))).resolve()
+
 
 #: The account and role moto uses when no real AWS account is configured.
 LOCAL_ACCOUNT_ID = "123456789012"

@@ -14,11 +14,11 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from core.settings import PROJECT_ROOT, Settings
+from core.settings import Settings, package_dir
 
 #: The Lambda handler's package; the zip holds it at its root so the handler path resolves.
 APPROVAL_PACKAGE = "approval"
-APPROVAL_DIR = PROJECT_ROOT / APPROVAL_PACKAGE
+APPROVAL_DIR = package_dir(APPROVAL_PACKAGE)
 #: Zip's earliest representable time; any fixed value would do.
 _FIXED_TIME = (1980, 1, 1, 0, 0, 0)
 _FILE_MODE = 0o100644 << 16
