@@ -171,7 +171,7 @@ def slack_action(request: Request, config: Config) -> dict[str, Any]:
     if not config.slack_signing_secret.configured:
         raise HttpError(404, "Not found", "Slack interactivity is not configured.")
     # Only this route needs urllib's HTTP client (a third of the package's import time).
-    from approval.notify import post_json, slack_decision_message
+    from approval.messages import post_json, slack_decision_message
 
     body = request.body()
     try:

@@ -47,7 +47,7 @@ def open_approval(event: dict[str, Any], config: Config, now: float | None = Non
     store.put_pending(approval, token)
 
     # Imported here: only requests need urllib's HTTP client and the email package.
-    from approval.notify import NotificationFailed, notify
+    from approval.messages import NotificationFailed, notify
 
     try:
         notified = notify(config, approval, review_url)

@@ -14,11 +14,14 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from core.contracts import LAMBDA_PACKAGE
 from core.settings import Settings, package_dir
 
 #: The Lambda handler's package; the zip holds it at its root so the handler path resolves.
-APPROVAL_PACKAGE = "approval"
+APPROVAL_PACKAGE = LAMBDA_PACKAGE
 APPROVAL_DIR = package_dir(APPROVAL_PACKAGE)
+#: The modules of core/ the function imports (standard library only), zipped beside it.
+SHARED_MODULES = ("__init__.py", "contracts.py")
 #: Zip's earliest representable time; any fixed value would do.
 _FIXED_TIME = (1980, 1, 1, 0, 0, 0)
 _FILE_MODE = 0o100644 << 16
@@ -36,14 +39,17 @@ class Bundle:
 
 
 def build_bundle(source: Path = APPROVAL_DIR) -> Bundle:
-    """Zip the package's .py files under `approval/`."""
+    """Zip what runs in Lambda: the package's .py files under `approval/`, and the shared
+    contracts under `core/`."""
     files = sorted(p for p in source.rglob("*.py") if "__pycache__" not in p.parts)
     if not any(p.name == "__init__.py" for p in files):
         raise FileNotFoundError(f"{source}: no __init__.py, not the approval package")
+    entries = [((Path(APPROVAL_PACKAGE) / p.relative_to(source)).as_posix(), p) for p in files]
+    core = package_dir("core")
+    entries += [(f"core/{name}", core / name) for name in SHARED_MODULES]
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as archive:
-        for path in files:
-            arcname = (Path(APPROVAL_PACKAGE) / path.relative_to(source)).as_posix()
+        for arcname, path in sorted(entries):
             info = zipfile.ZipInfo(arcname, date_time=_FIXED_TIME)
             info.external_attr = _FILE_MODE
             info.compress_type = zipfile.ZIP_DEFLATED

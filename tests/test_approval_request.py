@@ -17,7 +17,7 @@ import pytest
 
 from approval.config import ConfigError
 from approval.handler import lambda_handler
-from approval.notify import NotificationFailed
+from approval.messages import NotificationFailed
 from approval.signing import verify
 
 SENDER = "mlops@example.com"

@@ -1,29 +1,27 @@
 """The AWS path: templates lint clean, schedules parse, IAM is least privilege, and the
 buildspec's build commands deploy into the embedded local AWS and run to the approval step.
 
-moto 5.2.5's CloudFormation cannot create three of the stack's resource types and ignores one
-property; `test_moto_cloudformation_gaps_are_the_known_ones` pins exactly which, and the
-deployment test bridges them explicitly (see `MotoGaps`), so every other resource is created
-by moto's own CloudFormation and everything else is checked for real.
+The deployment goes through plain CloudFormation calls, and every resource of the template is
+created: where moto's CloudFormation falls short, the local AWS bridges it
+(localaws/cloudformation_seam.py, pinned by tests/test_localaws_cloudformation.py).
 """
 
 from __future__ import annotations
 
-import inspect
 import json
 import os
 import re
-import secrets
-import string
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 import zipfile
 from collections.abc import Iterator
 from functools import cache
 from io import BytesIO
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import pytest
 import yaml
@@ -431,7 +429,7 @@ def test_deploy_role_covers_what_cloudformation_handlers_call(app_template, ci_t
 # -- the function bundle --------------------------------------------------------------------
 
 
-def test_bundle_is_deterministic_and_holds_only_the_package_sources():
+def test_bundle_is_deterministic_and_holds_only_what_runs_in_lambda():
     first, second = build_bundle(), build_bundle()
     assert first.data == second.data and first.sha256 == second.sha256
     archive = zipfile.ZipFile(BytesIO(first.data))
@@ -439,9 +437,30 @@ def test_bundle_is_deterministic_and_holds_only_the_package_sources():
     paths = [e.filename for e in entries]
     assert paths == sorted(paths)
     assert "approval/handler.py" in paths and "approval/__init__.py" in paths
-    assert all(p.startswith("approval/") and p.endswith(".py") for p in paths)
+    approval = {p for p in paths if p.startswith("approval/")}
+    assert set(paths) - approval == {"core/__init__.py", "core/contracts.py"}
+    assert all(p.endswith(".py") for p in paths)
+    assert "approval/local_http.py" not in paths  # the local Function URL is localaws's
     assert {e.date_time for e in entries} == {(1980, 1, 1, 0, 0, 0)}
     assert first.key(SETTINGS).endswith(f"-{first.sha256[:20]}.zip")
+
+
+def test_the_zipped_handler_imports_with_only_the_zip_and_boto3(tmp_path):
+    """As in Lambda: the zip's folder and the runtime's boto3, nothing of the checkout."""
+    import boto3
+
+    zipfile.ZipFile(BytesIO(build_bundle().data)).extractall(tmp_path / "task")
+    runtime = str(Path(boto3.__file__).parent.parent)
+    result = subprocess.run(
+        [sys.executable, "-S", "-c", "import approval.handler as h; print(h.lambda_handler)"],
+        env={"PYTHONPATH": f"{tmp_path / 'task'}{os.pathsep}{runtime}", "PATH": ""},
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "function lambda_handler" in result.stdout
 
 
 def test_follower_names_the_error_and_cause_of_failures():
@@ -464,186 +483,6 @@ def test_follower_names_the_error_and_cause_of_failures():
 
 
 # -- the buildspec against the embedded local AWS -------------------------------------------
-
-#: Resource types moto 5.2.5's CloudFormation cannot create (it skips them with a warning).
-MOTO_MISSING_TYPES = {"AWS::Lambda::Url", "AWS::Scheduler::Schedule", "AWS::SecretsManager::Secret"}
-
-
-def test_moto_cloudformation_gaps_are_the_known_ones(app_template):
-    """If this fails, moto gained (or the template lost) a type: update MotoGaps below."""
-    from moto.cloudformation.models import ChangeSet
-    from moto.cloudformation.parsing import resource_class_from_type
-    from moto.stepfunctions.models import StateMachine
-
-    types = {r["Type"] for r in app_template["Resources"].values()}
-    missing = {t for t in types if resource_class_from_type(t) is None}
-    assert missing == MOTO_MISSING_TYPES
-    # moto also drops DefinitionSubstitutions: its create reads only DefinitionString.
-    source = inspect.getsource(StateMachine.create_from_cloudformation_json)
-    assert "DefinitionString" in source and "DefinitionSubstitutions" not in source
-    # ... and creates the machine in its plain backend, which the API does not serve when
-    # the ASL interpreter (stepfunctions.execute_state_machine) is on.
-    assert "stepfunctions_backends[" in source and "get_backend" not in source
-    # ... and executing a change set leaves the stack's outputs and recorded parameters stale.
-    assert "output_map" not in inspect.getsource(ChangeSet.apply)
-    assert "parameters =" not in inspect.getsource(ChangeSet.apply)
-
-
-class _Bridge:
-    """A resource moto's CloudFormation lacks, created with moto's own service backend."""
-
-    attributes: tuple[str, ...] = ()
-
-    def __init__(self, physical_id: str, values: dict[str, str]):
-        self.physical_resource_id = physical_id
-        self.values = values
-
-    @classmethod
-    def has_cfn_attr(cls, attr: str) -> bool:
-        return attr in cls.attributes
-
-    def get_cfn_attribute(self, attr: str) -> str:
-        return self.values[attr]
-
-    @classmethod
-    def update_from_cloudformation_json(
-        cls, original_resource, new_resource_name, cloudformation_json, account_id, region_name
-    ):
-        return original_resource
-
-    @classmethod
-    def delete_from_cloudformation_json(cls, *args: Any, **kwargs: Any) -> None:
-        return None
-
-
-class _SecretBridge(_Bridge):
-    attributes = ("Id",)
-
-    @classmethod
-    def create_from_cloudformation_json(
-        cls, resource_name, cloudformation_json, account_id, region_name, **kwargs
-    ):
-        from moto.secretsmanager.models import secretsmanager_backends
-
-        props = cloudformation_json["Properties"]
-        length = props["GenerateSecretString"]["PasswordLength"]
-        value = "".join(secrets.choice(string.ascii_letters + string.digits) for _ in range(length))
-        backend = secretsmanager_backends[account_id][region_name]
-        backend.create_secret(
-            props["Name"], value, None, props.get("Description"), None, None, None, [], False
-        )
-        arn = backend.describe_secret(props["Name"]).arn
-        return cls(arn, {"Id": arn})
-
-
-class _FunctionUrlBridge(_Bridge):
-    attributes = ("FunctionUrl", "FunctionArn")
-
-    @classmethod
-    def create_from_cloudformation_json(
-        cls, resource_name, cloudformation_json, account_id, region_name, **kwargs
-    ):
-        from moto.awslambda.utils import get_backend
-
-        props = cloudformation_json["Properties"]
-        config = get_backend(account_id, region_name).create_function_url_config(
-            props["TargetFunctionArn"], {"AuthType": props["AuthType"]}
-        )
-        arn = config.function.function_arn
-        return cls(arn, {"FunctionUrl": config.url + "/", "FunctionArn": arn})
-
-
-class _ScheduleBridge(_Bridge):
-    attributes = ("Arn",)
-
-    @classmethod
-    def create_from_cloudformation_json(
-        cls, resource_name, cloudformation_json, account_id, region_name, **kwargs
-    ):
-        from moto.scheduler.models import scheduler_backends
-
-        props = cloudformation_json["Properties"]
-        schedule = scheduler_backends[account_id][region_name].create_schedule(
-            description=props.get("Description"),
-            end_date=None,
-            flexible_time_window=props["FlexibleTimeWindow"],
-            group_name=None,
-            kms_key_arn=None,
-            name=props["Name"],
-            schedule_expression=props["ScheduleExpression"],
-            schedule_expression_timezone=props.get("ScheduleExpressionTimezone"),
-            start_date=None,
-            state=props.get("State"),
-            target=props["Target"],
-            action_after_completion=None,
-        )
-        return cls(props["Name"], {"Arn": schedule.arn})
-
-
-class MotoGaps:
-    """Bridge moto 5.2.5's CloudFormation gaps for one test, loudly, and undo it after."""
-
-    BRIDGES: ClassVar[dict[str, type[_Bridge]]] = {
-        "AWS::SecretsManager::Secret": _SecretBridge,
-        "AWS::Lambda::Url": _FunctionUrlBridge,
-        "AWS::Scheduler::Schedule": _ScheduleBridge,
-    }
-
-    @classmethod
-    def install(cls, monkeypatch: pytest.MonkeyPatch) -> None:
-        import moto.cloudformation.parsing as parsing
-        from moto.cloudformation.models import ChangeSet
-        from moto.stepfunctions.models import StateMachine
-
-        assert set(cls.BRIDGES) == MOTO_MISSING_TYPES
-        original = parsing.resource_class_from_type
-        monkeypatch.setattr(
-            parsing,
-            "resource_class_from_type",
-            lambda resource_type: cls.BRIDGES.get(resource_type) or original(resource_type),
-        )
-
-        def substituted(
-            klass, resource_name, cloudformation_json, account_id, region_name, **kwargs
-        ):
-            from moto.stepfunctions.responses import get_backend
-
-            props = cloudformation_json["Properties"]
-            values = props.get("DefinitionSubstitutions", {})
-            definition = re.sub(
-                r"\$\{(\w+)\}",
-                lambda m: str(values.get(m.group(1), m.group(0))),
-                props["DefinitionString"],
-            )
-            # The backend the API serves (the ASL interpreter's when it is on), not moto's
-            # plain one, where CloudFormation would put it out of the API's sight.
-            return get_backend(account_id, region_name).create_state_machine(
-                props.get("StateMachineName", resource_name), definition, props["RoleArn"]
-            )
-
-        monkeypatch.setattr(
-            StateMachine, "create_from_cloudformation_json", classmethod(substituted)
-        )
-        apply = ChangeSet.apply
-
-        def apply_fully(change_set: ChangeSet) -> None:
-            apply(change_set)
-            stack = change_set.stack
-            stack.template = change_set.template
-            stack._parse_template()
-            stack.output_map = stack._create_output_map()
-            stack.parameters = dict(change_set.parameters)
-
-        monkeypatch.setattr(ChangeSet, "apply", apply_fully)
-        print(
-            "moto 5.2.5 CloudFormation cannot create "
-            + ", ".join(sorted(MOTO_MISSING_TYPES))
-            + ", ignores DefinitionSubstitutions, hides CloudFormation's state machines from "
-            "the ASL interpreter and keeps neither outputs nor parameters from a change set: "
-            "bridged in this test through moto's own Secrets Manager, Lambda and Scheduler "
-            "backends",
-            file=sys.stderr,
-        )
 
 
 def _build_env(aws_endpoint_env: dict[str, str]) -> dict[str, str]:
@@ -683,13 +522,12 @@ def _wait_for_state(sfn: Any, execution_arn: str, state: str, timeout: float = 9
 
 
 @pytest.mark.slow
-def test_buildspec_build_phase_deploys_and_runs_to_the_approval(monkeypatch, tmp_path):
+def test_buildspec_build_phase_deploys_and_runs_to_the_approval(tmp_path):
     from localaws import local_aws
     from localaws.executor import LocalPipelineExecutor
 
     commands = yaml.safe_load(BUILDSPEC.read_text())["phases"]["build"]["commands"]
     assert [c.split()[:2] for c in commands] == [["mlops", "upsert"], ["mlops", "deploy"]]
-    MotoGaps.install(monkeypatch)
     executor = LocalPipelineExecutor(workspace=tmp_path / "work", cache_dir=tmp_path / "cache")
     with local_aws(executor) as aws:
         endpoint_env = {
@@ -706,7 +544,6 @@ def test_buildspec_build_phase_deploys_and_runs_to_the_approval(monkeypatch, tmp
         outputs = [_bash(command, env) for command in commands]
         assert f"Pipeline {SETTINGS.pipeline_name}: created" in outputs[0]
         assert f"Stack {STACK}: created" in outputs[1]
-        assert re.search(r"Review URL base: https://\w+\.lambda-url\.", outputs[1]), outputs[1]
 
         cfn = aws.client("cloudformation")
         stack = cfn.describe_stacks(StackName=STACK)["Stacks"][0]
@@ -718,15 +555,20 @@ def test_buildspec_build_phase_deploys_and_runs_to_the_approval(monkeypatch, tmp
             tpl.OUT_TOPIC_ARN,
             tpl.OUT_SCHEDULE_NAME,
         }
-        created = {
-            r["LogicalResourceId"]
-            for r in cfn.list_stack_resources(StackName=STACK)["StackResourceSummaries"]
-        }
-        assert created >= set(tpl.workflow_template(SETTINGS)["Resources"]) - {
-            tpl.SECRET,
-            tpl.FUNCTION_URL,
-            tpl.SCHEDULE,
-        }
+        resources = cfn.list_stack_resources(StackName=STACK)["StackResourceSummaries"]
+        assert {r["LogicalResourceId"] for r in resources} == set(
+            tpl.workflow_template(SETTINGS)["Resources"]
+        )
+        assert {r["ResourceStatus"] for r in resources} == {"CREATE_COMPLETE"}
+        # The Function URL is served locally: the review links open in a browser.
+        review_base = outputs_by_key[tpl.OUT_REVIEW_URL_BASE]
+        assert f"Review URL base: {review_base}" in outputs[1], outputs[1]
+        status, content_type = _http_get(f"{review_base}review")
+        assert (status, content_type.split(";")[0]) == (400, "text/html")  # no signed link
+        secret = aws.client("secretsmanager").get_secret_value(
+            SecretId=names.signing_secret_name(SETTINGS)
+        )
+        assert len(secret["SecretString"]) == tpl.SECRET_LENGTH
 
         function = aws.client("lambda").get_function_configuration(
             FunctionName=SETTINGS.approval_function_name
@@ -762,6 +604,15 @@ def test_buildspec_build_phase_deploys_and_runs_to_the_approval(monkeypatch, tmp
         assert _bash(commands[0], env).strip() == f"Pipeline {SETTINGS.pipeline_name}: unchanged"
         again = _bash(commands[1], env)
         assert f"Stack {STACK}: unchanged" in again, again
+
+
+def _http_get(url: str) -> tuple[int, str]:
+    """Status and Content-Type of a GET, errors included."""
+    try:
+        with urllib.request.urlopen(url, timeout=30) as response:
+            return response.status, response.headers.get("Content-Type", "")
+    except urllib.error.HTTPError as error:
+        return error.code, error.headers.get("Content-Type", "")
 
 
 def _wait_for_approval_record(aws: Any, events: list[dict], failures: list[str]) -> None:

@@ -13,7 +13,7 @@ from stepfunctions.steps import Catch, Choice, ChoiceRule, Pass, Succeed
 
 from core import contracts
 from workflow import errors
-from workflow.notify import Failures, publish
+from workflow.notifications import Failures, publish
 from workflow.package import METRICS, MODEL_PACKAGE_ARN
 from workflow.pipeline import PIPELINE_EXECUTION_ARN
 from workflow.segment import Segment, exit_on

@@ -26,14 +26,14 @@ from stepfunctions.steps import Chain, Graph
 
 from core.settings import Settings
 from workflow.approval import approve_model, reject_model, request_approval
-from workflow.deploy import (
+from workflow.endpoint import (
     create_model_and_config,
     create_or_update_endpoint,
     report_deployment,
     wait_for_endpoint,
 )
 from workflow.inputs import apply_defaults
-from workflow.notify import Failures
+from workflow.notifications import Failures
 from workflow.package import find_model_package, read_metrics
 from workflow.pipeline import run_pipeline
 from workflow.segment import link

@@ -14,7 +14,7 @@ from __future__ import annotations
 from stepfunctions.steps import Catch, Choice, ChoiceRule, Pass
 
 from workflow import errors
-from workflow.notify import Failures
+from workflow.notifications import Failures
 from workflow.pipeline import PIPELINE_EXECUTION_ARN
 from workflow.segment import Segment, exit_on, exits
 from workflow.substitutions import MODEL_PACKAGE_GROUP_NAME, ref

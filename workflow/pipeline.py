@@ -11,7 +11,7 @@ from stepfunctions.steps import Choice, ChoiceRule, Wait
 
 from core.contracts import START_PIPELINE_STATE
 from workflow import errors
-from workflow.notify import Failures
+from workflow.notifications import Failures
 from workflow.segment import Segment, exit_on
 from workflow.substitutions import PIPELINE_NAME, ref
 from workflow.tasks import sagemaker

@@ -1,4 +1,4 @@
-"""Notifications (SNS) and the one failure path every error takes.
+"""Failure notifications and run notifications (SNS), and the one failure path every error takes.
 
 Every API task catches States.ALL into a small Pass named "<Task>Error" that records which
 state failed; a Choice copes with a caught error that has no Cause; then one SNS publish

@@ -1,4 +1,5 @@
-"""Deploy the approved package: new model, new endpoint config, then create or update.
+"""Endpoint deployment of the approved package: new model, new endpoint config, then create or
+update the endpoint.
 
 The model and the endpoint config get names unique to this execution, so nothing the
 endpoint currently uses is touched until the final UpdateEndpoint switches it; if any step
@@ -16,7 +17,7 @@ from stepfunctions.steps import Choice, ChoiceRule, Pass, Succeed, Wait
 
 from workflow import errors
 from workflow.approval import DECISION, RESULT
-from workflow.notify import Failures, publish
+from workflow.notifications import Failures, publish
 from workflow.package import MODEL_PACKAGE_ARN
 from workflow.pipeline import PIPELINE_EXECUTION_ARN
 from workflow.segment import Segment, exit_on, exits

@@ -1,4 +1,4 @@
-"""Telling the approvers: a Slack message (incoming webhook) and an email (SES), each optional.
+"""Approval messages to the approvers: Slack (incoming webhook) and email (SES), each optional.
 
 Every message carries the review link and never the task token. A channel that fails is
 logged (by error type, never with its URL or secret) and does not stop the others; if every
