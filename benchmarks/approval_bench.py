@@ -69,11 +69,11 @@ def timed(handler: Callable[[dict, Any], dict], event: dict) -> tuple[float, dic
 
 def handler_times(runs: int) -> tuple[list[float], list[float]]:
     from approval.handler import lambda_handler
-    from approval.local_http import to_event
     from approval.signing import sign
     from approval.store import create_table
     from core.settings import Settings
     from localaws import local_aws
+    from localaws.function_urls import to_event
 
     settings = Settings()
     secret = secrets.token_urlsafe(32)

@@ -5,6 +5,11 @@ function's configured `Handler` ("package.module.function"), imports it from the
 calls it with the decoded event, the function's environment applied, and a context object
 shaped like Lambda's. An exception becomes Lambda's `Unhandled` function error, which Step
 Functions sees as a failed task, exactly as on AWS.
+
+A function URL config (CreateFunctionUrlConfig, or `AWS::Lambda::Url` through CloudFormation)
+is served for real: `localaws.function_urls` starts an HTTP server on 127.0.0.1 that invokes
+the function through `invoke` below, and the config's FunctionUrl is that server's address.
+Deleting the config or the function, or resetting the backend, stops the server.
 """
 
 from __future__ import annotations
@@ -18,7 +23,11 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+from moto.awslambda.exceptions import LambdaClientError
+from moto.awslambda.models import FunctionUrlConfig
 from moto.awslambda_simple.models import LambdaSimpleBackend, lambda_simple_backends
+
+from localaws import function_urls
 
 Handler = Callable[[dict[str, Any], Any], Any]
 
@@ -80,6 +89,64 @@ class InProcessLambdaBackend(LambdaSimpleBackend):
                 }
             ).encode()
         return json.dumps(result).encode()
+
+    def create_function_url_config(
+        self, name_or_arn: str, config: dict[str, Any]
+    ) -> FunctionUrlConfig:
+        function = self._lambdas.get_function_by_name_or_arn_forbid_qualifier(name_or_arn)
+        if function.url_config is not None:
+            raise LambdaClientError(
+                "ResourceConflictException",
+                f"Failed to create function url config for [functionArn = "
+                f"{function.function_arn}]. Error message:  FunctionUrlConfig exists for this "
+                "Lambda function",
+            )
+        url_config = super().create_function_url_config(name_or_arn, config)
+        url_config.url = function_urls.start_function_url(
+            function.function_arn, self._url_handler(function.function_name)
+        )
+        return url_config
+
+    def delete_function_url_config(self, name_or_arn: str) -> None:
+        function = self._lambdas.get_function_by_name_or_arn_forbid_qualifier(name_or_arn)
+        super().delete_function_url_config(name_or_arn)
+        function_urls.stop_function_url(function.function_arn)
+
+    def delete_function(self, function_name: str, qualifier: str | None = None) -> None:
+        before = self._served_urls()
+        super().delete_function(function_name, qualifier)
+        for arn in before - self._served_urls():
+            function_urls.stop_function_url(arn)
+
+    def reset(self) -> None:
+        for arn in self._served_urls():
+            function_urls.stop_function_url(arn)
+        super().reset()
+
+    def _served_urls(self) -> set[str]:
+        return {fn.function_arn for fn in self._lambdas.latest() if fn.url_config is not None}
+
+    def _url_handler(self, function_name: str) -> Handler:
+        """What the URL's server calls: Invoke on this backend, as Lambda's URL service does."""
+
+        def invoke_through_url(event: dict[str, Any], _context: Any) -> Any:
+            response_headers: dict[str, str] = {}
+            payload = self.invoke(
+                function_name, None, json.dumps(event).encode(), {}, response_headers
+            )
+            if "x-amz-function-error" in response_headers:
+                raise FunctionError(function_name, payload)
+            return json.loads(payload) if payload else None
+
+        return invoke_through_url
+
+
+class FunctionError(RuntimeError):
+    """The function behind a URL raised: its Lambda error document is the message."""
+
+    def __init__(self, function_name: str, payload: str | bytes | None):
+        text = payload.decode() if isinstance(payload, bytes) else str(payload)
+        super().__init__(f"{function_name}: {text}")
 
 
 def install() -> None:

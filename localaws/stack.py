@@ -26,7 +26,7 @@ from moto.moto_server.threaded_moto_server import MotoRequestHandler
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 from werkzeug.serving import make_server
 
-from localaws import sagemaker_seam
+from localaws import function_urls, sagemaker_seam
 from localaws.mirror import MIRROR
 from localaws.sagemaker_seam import Executor
 from localaws.sessions import local_session
@@ -133,6 +133,8 @@ def local_aws(executor: Executor | None = None, region: str = DEFAULT_REGION) ->
         _post(f"{endpoint}/moto-api/config", _MOTO_CONFIG)
         yield LocalAWS(endpoint, region, DEFAULT_ACCOUNT_ID, local_session(region))
     finally:
+        # Function URLs first: no request may reach a backend that is being reset.
+        function_urls.stop_all()
         _post(f"{endpoint}/moto-api/reset", None)
         server.shutdown()
         server.server_close()
@@ -154,6 +156,7 @@ def _backend_app(service: str) -> Any:
     SageMaker, so it never pays for importing moto's Lambda, DynamoDB and Step Functions;
     anything else that could reach those backends (their own APIs, CloudFormation, SNS,
     EventBridge) loads first and installs the seams before moto creates any of their backends.
+    CloudFormation, which imports most of moto, also gets its own seam, when it loads.
     """
     if service not in _PIPELINE_SERVICES:
         from localaws import dynamodb_seam, lambda_seam, sfn_seam
@@ -161,6 +164,10 @@ def _backend_app(service: str) -> Any:
         lambda_seam.install()
         dynamodb_seam.install()
         sfn_seam.install()
+        if service == "cloudformation":
+            from localaws import cloudformation_seam
+
+            cloudformation_seam.install()
     return create_backend_app(service)
 
 

@@ -17,10 +17,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from approval.local_http import LocalServer, serve
+from approval.handler import lambda_handler
 from approval.store import create_table
 from core.settings import PROJECT_ROOT, Settings
 from deploy.iam import assume_role
+from localaws.function_urls import LocalServer, serve
 from localaws.webhook import WebhookSink, webhook_sink
 from mlops.aws import Target
 from workflow import render, substitution_values
@@ -55,7 +56,7 @@ def deploy_locally(target: Target, settings: Settings, asl_text: str) -> Iterato
     """Create the workflow's resources; the review page is served for the block's duration."""
     iam, sfn = target.client("iam"), target.client("stepfunctions")
     saved_env = dict(os.environ)
-    with serve() as review, webhook_sink() as slack:
+    with serve(lambda_handler) as review, webhook_sink() as slack:
         environment = {
             "APPROVAL_TABLE": settings.approval_table_name,
             "APPROVAL_BASE_URL": review.url,

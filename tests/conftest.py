@@ -318,9 +318,10 @@ def approval_stack(
     from moto.ses.models import ses_backends
     from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 
-    from approval.local_http import serve
+    from approval.handler import lambda_handler
     from approval.store import create_table
     from core.settings import Settings
+    from localaws.function_urls import serve
 
     aws = approval_local_aws
     callbacks: list[tuple[str, str]] = []
@@ -333,7 +334,7 @@ def approval_stack(
     table = f"{Settings().approval_table_name}-{suffix}"
     secret = secrets.token_urlsafe(32)
     try:
-        with serve() as server:
+        with serve(lambda_handler) as server:
             create_table(aws.client("dynamodb"), table)
             os.environ.update(
                 {"APPROVAL_TABLE": table, "APPROVAL_BASE_URL": server.url, "SIGNING_SECRET": secret}

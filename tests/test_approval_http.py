@@ -239,7 +239,7 @@ def test_local_adapter_builds_function_url_events_and_replays_responses():
     import json
     import urllib.request
 
-    from approval.local_http import serve
+    from localaws.function_urls import serve
 
     seen = []
 
