@@ -21,7 +21,7 @@ CreateChangeSet/ExecuteChangeSet calls has every resource really created:
 
 The replaced methods are swapped in by `install()`, which keeps moto's originals, and put back
 by `uninstall()`. The local AWS installs the seam when the first CloudFormation request
-arrives (see `localaws.stack`).
+arrives (see `localaws.server`).
 """
 
 from __future__ import annotations

@@ -161,7 +161,9 @@ def test_installed_copy_runs_from_any_folder(site: Path, tmp_path: Path) -> None
     assert data.read_bytes() == (PROJECT_ROOT / "data" / "abalone.csv").read_bytes()
     assert all(_inside(path, site) for path in found["build_inputs"])
     assert len(found["build_key"]) == 32
-    assert found["bundle"] == [f"approval/{name}" for name in _APPROVAL]
+    assert found["bundle"] == sorted(
+        [f"approval/{name}" for name in _APPROVAL] + ["core/__init__.py", "core/contracts.py"]
+    )
 
     assert helped.returncode == 0, helped.stderr
     assert helped.stdout.startswith("usage: mlops")

@@ -23,7 +23,7 @@ from fakes import approver
 import workflow
 from core.settings import Settings
 from localaws import PipelineFailed, PipelineRun, local_aws
-from localaws.stack import LocalAWS
+from localaws.server import LocalAWS
 from workflow.substitutions import ENDPOINT_NAME
 
 SETTINGS = Settings()
