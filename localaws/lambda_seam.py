@@ -20,7 +20,8 @@ import os
 import threading
 import traceback
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from moto.awslambda.exceptions import LambdaClientError
@@ -31,7 +32,7 @@ from localaws import function_urls
 
 Handler = Callable[[dict[str, Any], Any], Any]
 
-_ENV_LOCK = threading.Lock()
+_ENV_LOCK = threading.RLock()
 
 
 class LambdaContext:
@@ -57,6 +58,26 @@ def resolve_handler(spec: str) -> Handler:
     return getattr(importlib.import_module(module_name), attr)
 
 
+@contextmanager
+def _function_environment(variables: dict[str, str]) -> Iterator[None]:
+    """The function's environment variables for one invocation, then the process's again.
+
+    A handler reads its configuration from os.environ, as in Lambda; in one process that
+    means one invocation at a time, so invocations are serialised and nothing leaks.
+    """
+    with _ENV_LOCK:
+        saved = {name: os.environ.get(name) for name in variables}
+        os.environ.update(variables)
+        try:
+            yield
+        finally:
+            for name, value in saved.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
+
+
 class InProcessLambdaBackend(LambdaSimpleBackend):
     """moto's no-Docker Lambda backend, but Invoke runs the configured handler."""
 
@@ -75,10 +96,9 @@ class InProcessLambdaBackend(LambdaSimpleBackend):
         handler = resolve_handler(fn.handler)
         context = LambdaContext(fn.function_name, fn.function_arn, fn.memory_size, fn.timeout)
         event = json.loads(body) if body else {}
-        with _ENV_LOCK:
-            os.environ.update(fn.environment_vars or {})
         try:
-            result = handler(event, context)
+            with _function_environment(fn.environment_vars or {}):
+                result = handler(event, context)
         except Exception as exc:
             response_headers["x-amz-function-error"] = "Unhandled"
             return json.dumps(

@@ -146,3 +146,34 @@ def test_mirrored_objects_are_real_s3_objects_and_a_changed_source_is_not_truste
         with pytest.raises(ClientError) as error:
             MIRROR.upload(source, "no-such-bucket", "in/data.csv")
     assert error.value.response["Error"]["Code"] == "NoSuchBucket"
+
+
+def test_a_function_sees_its_environment_and_the_process_keeps_its_own() -> None:
+    """The Lambda seam applies a function's variables for the invocation only."""
+    import io
+    import zipfile
+
+    from deploy.iam import assume_role
+    from fakes import environment
+
+    code = io.BytesIO()
+    with zipfile.ZipFile(code, "w") as archive:
+        archive.writestr("placeholder.py", "")
+    os.environ.pop("MLOPS_TEST_ONLY", None)
+    with local_aws() as aws:
+        role = aws.client("iam").create_role(
+            RoleName="echo", AssumeRolePolicyDocument=json.dumps(assume_role("lambda", False))
+        )["Role"]["Arn"]
+        aws.client("lambda").create_function(
+            FunctionName="echo-environment",
+            Runtime="python3.12",
+            Role=role,
+            Handler=f"{environment.__name__}.handler",
+            Code={"ZipFile": code.getvalue()},
+            Environment={"Variables": {"MLOPS_TEST_ONLY": "inside"}},
+        )
+        answer = aws.client("lambda").invoke(
+            FunctionName="echo-environment", Payload=json.dumps({"name": "MLOPS_TEST_ONLY"})
+        )
+        assert json.loads(answer["Payload"].read()) == {"value": "inside"}
+        assert "MLOPS_TEST_ONLY" not in os.environ
