@@ -153,8 +153,9 @@ def test_a_function_sees_its_environment_and_the_process_keeps_its_own() -> None
     import io
     import zipfile
 
-    from deploy.iam import assume_role
     from fakes import environment
+
+    from deploy.iam import assume_role
 
     code = io.BytesIO()
     with zipfile.ZipFile(code, "w") as archive:
