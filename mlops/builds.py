@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
+from clients.s3 import ensure_bucket
 from clients.session import Target
 from core.files import write_atomic
 from core.settings import SCRIPTS_DIR, Settings, package_dir
@@ -73,7 +74,7 @@ def cached_build(settings: Settings, target: Target, cache_dir: Path) -> Build:
     entry = cache_dir / build_key(settings, target.account_id)
     s3 = target.client("s3")
     if (entry / ASL_FILE).is_file():
-        _ensure_bucket(s3, bucket, target.region)
+        ensure_bucket(s3, bucket, target.region)
         for uri, name in json.loads((entry / "objects.json").read_text()).items():
             key = uri.removeprefix(f"s3://{bucket}/")
             s3.put_object(Bucket=bucket, Key=key, Body=(entry / name).read_bytes())
@@ -117,17 +118,3 @@ def _store(entry: Path, build: Build, uris: list[str], s3, bucket: str) -> None:
         staging.rename(entry)
     except OSError:  # another run stored the same build first
         shutil.rmtree(staging, ignore_errors=True)
-
-
-def _ensure_bucket(s3, bucket: str, region: str) -> None:
-    from botocore.exceptions import ClientError
-
-    try:
-        s3.head_bucket(Bucket=bucket)
-    except ClientError:
-        options = (
-            {}
-            if region == "us-east-1"
-            else {"CreateBucketConfiguration": {"LocationConstraint": region}}
-        )
-        s3.create_bucket(Bucket=bucket, **options)
