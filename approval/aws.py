@@ -2,8 +2,9 @@
 
 boto3 costs more to import than the rest of the package together, and an HTTP request that
 fails validation never needs it, so it is imported here on first use, not at module import.
-Clients are cached by service, region and endpoint (the local AWS moves the endpoint between
-test runs); secrets by ARN, for the container's life, as Lambda's extension cache would.
+Clients are cached by service, region, endpoint and access key (a local AWS has its own
+endpoint and keys per start, as a new Lambda container has new role credentials); secrets by
+ARN, for the container's life, as Lambda's extension cache would.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any
 from approval.config import MIN_SECRET_LENGTH, ConfigError, Secret
 
 _LOCK = threading.Lock()
-_CLIENTS: dict[tuple[str, str, str], Any] = {}
+_CLIENTS: dict[tuple[str, ...], Any] = {}
 _SECRETS: dict[str, str] = {}
 _SESSION: Any = None
 
@@ -23,13 +24,25 @@ _SESSION: Any = None
 def client(service: str) -> Any:
     """A shared boto3 client for `service` in the function's region and endpoint."""
     region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or ""
-    key = (service, region, os.environ.get("AWS_ENDPOINT_URL", ""))
+    access_key = os.environ.get("AWS_ACCESS_KEY_ID", "")
+    key = (service, region, os.environ.get("AWS_ENDPOINT_URL", ""), access_key)
     cached = _CLIENTS.get(key)
     if cached is not None:
         return cached
     with _LOCK:
         if key not in _CLIENTS:
-            _CLIENTS[key] = _session().client(service, region_name=region or None)
+            # The runtime's credentials as they are now (Lambda sets them in the environment);
+            # without them, boto3's default chain.
+            credentials = (
+                {
+                    "aws_access_key_id": access_key,
+                    "aws_secret_access_key": os.environ.get("AWS_SECRET_ACCESS_KEY"),
+                    "aws_session_token": os.environ.get("AWS_SESSION_TOKEN"),
+                }
+                if access_key
+                else {}
+            )
+            _CLIENTS[key] = _session().client(service, region_name=region or None, **credentials)
         return _CLIENTS[key]
 
 

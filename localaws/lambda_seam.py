@@ -28,7 +28,7 @@ from moto.awslambda.exceptions import LambdaClientError
 from moto.awslambda.models import FunctionUrlConfig
 from moto.awslambda_simple.models import LambdaSimpleBackend, lambda_simple_backends
 
-from localaws import function_urls
+from localaws import accounts, function_urls
 
 Handler = Callable[[dict[str, Any], Any], Any]
 
@@ -97,7 +97,7 @@ class InProcessLambdaBackend(LambdaSimpleBackend):
         context = LambdaContext(fn.function_name, fn.function_arn, fn.memory_size, fn.timeout)
         event = json.loads(body) if body else {}
         try:
-            with _function_environment(fn.environment_vars or {}):
+            with _function_environment(self._runtime_environment(fn)):
                 result = handler(event, context)
         except Exception as exc:
             response_headers["x-amz-function-error"] = "Unhandled"
@@ -109,6 +109,26 @@ class InProcessLambdaBackend(LambdaSimpleBackend):
                 }
             ).encode()
         return json.dumps(result).encode()
+
+    def _runtime_environment(self, fn: Any) -> dict[str, str]:
+        """What Lambda's runtime sets, then the function's own variables.
+
+        Lambda gives a function its region, its name and its execution role's credentials in
+        the environment (AWS docs, "Defined runtime environment variables"); here the
+        credentials and endpoint are those of the local AWS account the function lives in.
+        """
+        account = accounts.account(self.account_id)
+        runtime = account.environment() if account is not None else {}
+        runtime.update(
+            {
+                "AWS_REGION": self.region_name,
+                "AWS_DEFAULT_REGION": self.region_name,
+                "AWS_LAMBDA_FUNCTION_NAME": fn.function_name,
+                "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(fn.memory_size),
+                "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+            }
+        )
+        return {**runtime, **(fn.environment_vars or {})}
 
     def create_function_url_config(
         self, name_or_arn: str, config: dict[str, Any]

@@ -18,7 +18,6 @@ from typing import Any
 
 from boto3.s3.transfer import TransferConfig
 from botocore.exceptions import ClientError
-from moto.core.models import DEFAULT_ACCOUNT_ID
 
 #: In-process downloads: threads and ranged parts only add overhead against a local server.
 LOCAL_TRANSFER = TransferConfig(use_threads=False, multipart_threshold=1 << 40)
@@ -35,14 +34,15 @@ class _Source:
 class ObjectMirror:
     """(bucket, key) -> the file an object was uploaded from, while both are unchanged."""
 
-    def __init__(self) -> None:
+    def __init__(self, account_id: str) -> None:
+        self.account_id = account_id
         self._sources: dict[tuple[str, str], _Source] = {}
         self._lock = threading.Lock()
 
     def upload(self, path: Path, bucket: str, key: str) -> None:
         """Store a file as an object, as PutObject would, and remember it as the source."""
         stat = path.stat()
-        etag = _put_object(bucket, key, path.read_bytes())
+        etag = _put_object(self.account_id, bucket, key, path.read_bytes())
         with self._lock:
             self._sources[(bucket, key)] = _Source(etag, path, stat.st_size, stat.st_mtime_ns)
 
@@ -65,17 +65,13 @@ class ObjectMirror:
             self._sources.clear()
 
 
-def _put_object(bucket: str, key: str, body: bytes) -> str:
+def _put_object(account_id: str, bucket: str, key: str, body: bytes) -> str:
     """PutObject into the local S3 store; returns the ETag. Errors are S3's ClientErrors."""
     from moto.core.exceptions import ServiceException
     from moto.s3.models import s3_backends
 
     try:
-        return s3_backends[DEFAULT_ACCOUNT_ID]["aws"].put_object(bucket, key, body).etag
+        return s3_backends[account_id]["aws"].put_object(bucket, key, body).etag
     except ServiceException as exc:
         error = {"Error": {"Code": exc.code, "Message": exc.message}}
         raise ClientError(error, "PutObject") from None
-
-
-#: The process's mirror; the local AWS clears it when it stops.
-MIRROR = ObjectMirror()

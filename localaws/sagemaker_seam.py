@@ -1,19 +1,18 @@
 """Seam 2: SageMaker Pipelines that really run, the calls moto lacks, and fault injection.
 
 moto stores pipelines and marks every execution Succeeded at once. This subclass of moto's
-SageMaker backend hands each `StartPipelineExecution` to a pluggable executor in a thread
+SageMaker backend hands each `StartPipelineExecution` to its account's executor in a thread
 (status Executing, then Succeeded or Failed with the executor's FailureReason), makes the
 start idempotent on `ClientRequestToken` as SageMaker does, and adds
-`ListPipelineExecutionSteps` and `UpdateEndpoint`, which moto lacks. `inject_fault` makes the
-next N calls of one SageMaker operation fail with a given error code, for retry and
-failure-path tests.
+`ListPipelineExecutionSteps` and `UpdateEndpoint`, which moto lacks. An account's injected
+faults make the next N calls of one SageMaker operation fail with a given error code, for
+retry and failure-path tests. Executor and faults are the account's (localaws.accounts).
 """
 
 from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,6 +22,11 @@ from moto.sagemaker.exceptions import ValidationError
 from moto.sagemaker.models import SageMakerModelBackend, sagemaker_backends
 from moto.sagemaker.responses import SageMakerResponse
 from moto.sagemaker.utils import get_pipeline_execution_from_arn
+
+from localaws import accounts
+from localaws.accounts import Account, Executor
+
+__all__ = ["Executor", "LocalSageMakerBackend", "PipelineFailed", "PipelineRun", "install"]
 
 
 class PipelineFailed(Exception):
@@ -38,36 +42,14 @@ class PipelineRun:
     definition: dict[str, Any]
     #: Values given at start, by name; defaults are the executor's business.
     parameters: dict[str, str]
+    #: The local AWS account the execution runs in: its credentials, endpoint and mirror.
+    account: Account
     #: ListPipelineExecutionSteps entries, oldest first; the executor appends and updates.
     steps: list[dict[str, Any]] = field(default_factory=list)
 
     def changed(self) -> None:
         """Called by the executor after every change to `steps`: wakes pollers at once."""
-        _CHANGED.set()
-
-
-#: Set whenever a pipeline execution or one of its steps changes state.
-_CHANGED = threading.Event()
-
-
-def wait_for_change(timeout: float) -> None:
-    """Block until a pipeline execution or step changes state, or `timeout` seconds pass.
-
-    For pollers of the SageMaker API in this process: they still read the state through the
-    API, but right after it changes rather than up to a poll interval later.
-    """
-    _CHANGED.wait(timeout)
-    _CHANGED.clear()
-
-
-Executor = Callable[[PipelineRun], None]
-
-
-@dataclass
-class _Fault:
-    error_code: str
-    message: str
-    remaining: int
+        self.account.changed.set()
 
 
 class LocalSageMakerBackend(SageMakerModelBackend):
@@ -76,22 +58,23 @@ class LocalSageMakerBackend(SageMakerModelBackend):
     # moto derives URL routing from the backend's module: keep moto's own.
     __module__ = SageMakerModelBackend.__module__
 
-    executor: Executor | None = None
-    faults: dict[str, _Fault] = {}  # noqa: RUF012 - shared on purpose across regions
     _lock = threading.Lock()
 
+    @property
+    def account(self) -> Account | None:
+        """The local AWS account this backend serves (None once it has stopped)."""
+        return accounts.account(self.account_id)
+
     def __getattribute__(self, name: str) -> Any:
-        faults = object.__getattribute__(self, "faults")
-        if name in faults:
-            with object.__getattribute__(self, "_lock"):
-                fault = faults.get(name)
-                if fault and fault.remaining > 0:
-                    fault.remaining -= 1
+        if not name.startswith("_") and name not in _OWN_ATTRIBUTES:
+            account = accounts.account(object.__getattribute__(self, "account_id"))
+            fault = account.take_fault(name) if account is not None else None
+            if fault is not None:
 
-                    def fail(*_args: Any, **_kwargs: Any) -> Any:
-                        raise JsonRESTError(fault.error_code, fault.message)
+                def fail(*_args: Any, **_kwargs: Any) -> Any:
+                    raise JsonRESTError(fault.error_code, fault.message)
 
-                    return fail
+                return fail
         return object.__getattribute__(self, name)
 
     def start_pipeline_execution(
@@ -118,18 +101,22 @@ class LocalSageMakerBackend(SageMakerModelBackend):
         execution = get_pipeline_execution_from_arn(
             self.pipelines, response["PipelineExecutionArn"]
         )
+        account = self.account
+        if account is None:
+            return response
         run = PipelineRun(
             execution_arn=execution.arn,
             pipeline_name=pipeline_name,
             definition=json.loads(execution.pipeline_definition_for_execution),
             parameters={p["Name"]: p["Value"] for p in pipeline_parameters or []},
+            account=account,
         )
         execution.local_run = run
-        if self.executor is not None:
+        if account.executor is not None:
             execution.pipeline_execution_status = "Executing"
             threading.Thread(
                 target=self._execute,
-                args=(execution, run),
+                args=(account.executor, execution, run),
                 name=f"pipeline-{execution.arn[-12:]}",
                 daemon=True,
             ).start()
@@ -143,9 +130,10 @@ class LocalSageMakerBackend(SageMakerModelBackend):
                 return execution
         return None
 
-    def _execute(self, execution: Any, run: PipelineRun) -> None:
+    @staticmethod
+    def _execute(executor: Executor, execution: Any, run: PipelineRun) -> None:
         try:
-            type(self).executor(run)
+            executor(run)
         except Exception as exc:  # any executor error fails the execution, as on AWS
             execution.pipeline_execution_failure_reason = str(exc) or type(exc).__name__
             execution.pipeline_execution_status = "Failed"
@@ -208,24 +196,16 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
-def install(executor: Executor | None) -> None:
-    """Make every SageMaker backend (new or reset) the local one, running `executor`."""
-    LocalSageMakerBackend.executor = executor
+def install() -> None:
+    """Make every SageMaker backend moto creates from now on the local one (idempotent).
+
+    The local AWS calls this before moto has created any SageMaker backend, so no reset is
+    needed (moto's reset would wipe every account of every service).
+    """
     SageMakerResponse.list_pipeline_execution_steps = _list_pipeline_execution_steps
     SageMakerResponse.update_endpoint = _update_endpoint
     sagemaker_backends.backend = LocalSageMakerBackend
-    sagemaker_backends.reset()
 
 
-def clear_faults() -> None:
-    LocalSageMakerBackend.faults.clear()
-
-
-def inject_fault(operation: str, error_code: str, times: int = 1, message: str = "") -> None:
-    """Make the next `times` calls of a SageMaker operation (snake_case) fail with `error_code`.
-
-    Faults injected before a local AWS starts apply to it; every fault ends with it.
-    """
-    LocalSageMakerBackend.faults[operation] = _Fault(
-        error_code, message or f"Injected {error_code} for {operation}", times
-    )
+#: Attributes read on every call: never fault-injectable, and cheap to reach.
+_OWN_ATTRIBUTES = frozenset({"account", "account_id", "region_name", "pipelines"})

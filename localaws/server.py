@@ -10,25 +10,25 @@ and every subprocess started from here talk to it without further configuration.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import threading
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import boto3
-from moto.core.models import DEFAULT_ACCOUNT_ID
+from moto.core.base_backend import BackendDict, backend_lock
+from moto.moto_api._internal.models import moto_api_backend
 from moto.moto_server.threaded_moto_server import MotoRequestHandler
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 from werkzeug.serving import make_server
 
-from localaws import function_urls, sagemaker_seam
-from localaws.mirror import MIRROR
-from localaws.sagemaker_seam import Executor
+from localaws import accounts, sagemaker_seam
+from localaws.accounts import Account, Executor, Fault
+from localaws.auth import CredentialCheck
 from localaws.sessions import local_session
 
 #: The region a local AWS serves unless told otherwise.
@@ -39,8 +39,6 @@ _POLL_SECONDS = 0.02
 _PIPELINE_SERVICES = frozenset({"moto_api", "s3", "sagemaker"})
 #: Objects up to this size live in memory in the local S3; larger ones in temporary files.
 _S3_MEMORY_OBJECT_BYTES = 256 << 20
-#: Fake credentials: moto accepts any, and they stop boto3 from looking for real ones.
-_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
 #: Variables that would make clients leave the local server.
 _UNSET = ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "AWS_CONFIG_FILE")
 #: moto features: run state machines with its ASL interpreter; Lambda without Docker.
@@ -48,28 +46,64 @@ _MOTO_CONFIG = {
     "stepfunctions": {"execute_state_machine": True},
     "lambda": {"use_docker": False},
 }
+_ENV_KEYS = (
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_ENDPOINT_URL",
+    "AWS_REGION",
+    "AWS_DEFAULT_REGION",
+    "MOTO_PORT",
+    "AWS_REQUEST_CHECKSUM_CALCULATION",
+    "MOTO_S3_DEFAULT_KEY_BUFFER_SIZE",
+)
 
 
 @dataclass(frozen=True)
 class LocalAWS:
-    """A running local AWS: where it listens and clients bound to it."""
+    """A running local AWS: where it listens, its account, and clients bound to it."""
 
     endpoint: str
     region: str
-    account_id: str
+    account: Account
     session: boto3.Session
 
+    @property
+    def account_id(self) -> str:
+        return self.account.account_id
+
+    @property
+    def credentials(self) -> dict[str, str]:
+        """What any AWS client needs to reach this local AWS (the standard variables)."""
+        return self.account.environment()
+
     def client(self, service: str) -> Any:
-        """A boto3 client for `service` on the local server."""
-        return self.session.client(service, endpoint_url=self.endpoint)
+        """A boto3 client for `service` on the local server, signed with this account's keys."""
+        return self.session.client(
+            service,
+            endpoint_url=self.endpoint,
+            aws_access_key_id=self.account.access_key_id,
+            aws_secret_access_key=self.account.secret_access_key,
+        )
+
+    def upload(self, path: Path, bucket: str, key: str) -> None:
+        """Store a local file as an S3 object, as PutObject would, without the HTTP copies."""
+        self.account.mirror.upload(path, bucket, key)
 
     def wait_for_pipeline_change(self, timeout: float) -> None:
-        """Return when a pipeline execution or step changes state, or after `timeout` s."""
-        sagemaker_seam.wait_for_change(timeout)
+        """Return when a pipeline execution or step changes state, or after `timeout` s.
+
+        For pollers of the SageMaker API in this process: they still read the state through
+        the API, but right after it changes rather than up to a poll interval later.
+        """
+        self.account.changed.wait(timeout)
+        self.account.changed.clear()
 
     def inject_fault(self, operation: str, error_code: str, times: int = 1) -> None:
         """Fail the next `times` calls of a SageMaker operation (snake_case) with `error_code`."""
-        sagemaker_seam.inject_fault(operation, error_code, times)
+        with self.account.lock:
+            self.account.faults[operation] = Fault(
+                error_code, f"Injected {error_code} for {operation}", times
+            )
 
     def sent_emails(self) -> list[str]:
         """The raw MIME of every email SES accepted, oldest first (SES has no read API)."""
@@ -91,16 +125,21 @@ class LocalAWS:
 
 @contextmanager
 def local_aws(executor: Executor | None = None, region: str = DEFAULT_REGION) -> Iterator[LocalAWS]:
-    """Start moto on 127.0.0.1 (a free port) with the seams installed; tear it all down after."""
+    """Start moto on 127.0.0.1 (a free port) as a new account; tear it all down after.
+
+    Inside the block the standard AWS variables point at the server with this start's
+    credentials, so boto3, the sagemaker SDK and every subprocess reach it unchanged; they are
+    restored on exit. The server refuses requests signed with any other credentials.
+    """
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    sagemaker_seam.install(executor)
-    server = make_server(
-        "127.0.0.1",
-        0,
-        DomainDispatcherApplication(_backend_app),
-        threaded=True,
-        request_handler=MotoRequestHandler,
-    )
+    sagemaker_seam.install()
+    moto_api_backend.set_config(_MOTO_CONFIG)
+    check = CredentialCheck(DomainDispatcherApplication(_backend_app))
+    server = make_server("127.0.0.1", 0, check, threaded=True, request_handler=MotoRequestHandler)
+    port = server.server_address[1]
+    endpoint = f"http://127.0.0.1:{port}"
+    account = accounts.open_account(region, endpoint, executor)
+    check.allow(account)
     thread = threading.Thread(
         target=server.serve_forever,
         kwargs={"poll_interval": _POLL_SECONDS},
@@ -108,19 +147,14 @@ def local_aws(executor: Executor | None = None, region: str = DEFAULT_REGION) ->
         daemon=True,
     )
     thread.start()
-    port = server.server_address[1]
-    endpoint = f"http://127.0.0.1:{port}"
-    saved = {name: os.environ.get(name) for name in (*_CREDENTIALS, *_UNSET, *_ENV_KEYS)}
+    saved = {name: os.environ.get(name) for name in (*_UNSET, *_ENV_KEYS)}
     try:
         for name in _UNSET:
             os.environ.pop(name, None)
-        os.environ.update(_CREDENTIALS)
+        os.environ.update(account.environment())
         os.environ.update(
             {
-                "AWS_ENDPOINT_URL": endpoint,
-                "AWS_REGION": region,
-                "AWS_DEFAULT_REGION": region,
-                # moto's ASL interpreter calls back to localhost:$MOTO_PORT.
+                # moto's ASL interpreter calls back to localhost:$MOTO_PORT (see auth.py).
                 "MOTO_PORT": str(port),
                 # Checksums guard a network this traffic never crosses; a CRC of every
                 # upload through the local S3's API would double its cost.
@@ -130,23 +164,41 @@ def local_aws(executor: Executor | None = None, region: str = DEFAULT_REGION) ->
                 "MOTO_S3_DEFAULT_KEY_BUFFER_SIZE": str(_S3_MEMORY_OBJECT_BYTES),
             }
         )
-        _post(f"{endpoint}/moto-api/config", _MOTO_CONFIG)
-        yield LocalAWS(endpoint, region, DEFAULT_ACCOUNT_ID, local_session(region))
+        yield LocalAWS(endpoint, region, account, local_session(region, account))
     finally:
-        # Function URLs first: no request may reach a backend that is being reset.
-        function_urls.stop_all()
-        _post(f"{endpoint}/moto-api/reset", None)
+        accounts.close_account(account)
+        # Lambda first: its reset stops the account's Function URLs, so no request reaches
+        # a backend that is being reset.
+        _forget_account(account.account_id)
         server.shutdown()
         server.server_close()
         thread.join()
-        sagemaker_seam.install(None)
-        sagemaker_seam.clear_faults()
-        MIRROR.clear()
         for name, value in saved.items():
             if value is None:
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
+
+
+def _forget_account(account_id: str) -> None:
+    """Reset and drop every service's state of one account (moto's own reset is all-accounts)."""
+    with backend_lock:
+        backends = sorted(BackendDict._instances, key=lambda b: b.service_name != "lambda")
+        for backend in backends:
+            specific = backend.pop(account_id, None)
+            if specific is None:
+                continue
+            if backend.service_name == "lambda":
+                specific.reset()  # stops the account's Function URL servers
+            elif backend.service_name == "s3":
+                # Bucket names are global (moto maps each to its account); moto's own S3
+                # reset would dispose every account's objects.
+                for s3 in specific.values():
+                    for bucket in s3.buckets.values():
+                        for key in bucket.keys.values():
+                            if hasattr(key, "dispose"):
+                                key.dispose()
+                        backend.bucket_accounts.pop(bucket.name, None)
 
 
 def _backend_app(service: str) -> Any:
@@ -169,19 +221,3 @@ def _backend_app(service: str) -> Any:
 
             cloudformation_seam.install()
     return create_backend_app(service)
-
-
-_ENV_KEYS = (
-    "AWS_ENDPOINT_URL",
-    "AWS_REGION",
-    "AWS_DEFAULT_REGION",
-    "MOTO_PORT",
-    "AWS_REQUEST_CHECKSUM_CALCULATION",
-    "MOTO_S3_DEFAULT_KEY_BUFFER_SIZE",
-)
-
-
-def _post(url: str, payload: dict[str, Any] | None) -> None:
-    data = json.dumps(payload).encode() if payload is not None else b""
-    with urllib.request.urlopen(urllib.request.Request(url, data=data, method="POST")) as resp:
-        resp.read()

@@ -1,23 +1,37 @@
-"""Two gaps in moto's Step Functions, filled so state machines behave as on AWS.
+"""Three gaps in moto's Step Functions, filled so state machines behave as on AWS.
 
 1. The aws-sdk integration hands streaming bodies (S3 GetObject's `Body`) to the state data
    as a stream object; AWS gives a string. Streams are read into strings.
 2. SendTaskFailure drops its `cause` (only the error reaches the waiting task), so a Catch
    sees no Cause. The cause is passed through.
+3. The interpreter calls services (Lambda, aws-sdk integrations) through moto's server with
+   fixed dummy keys at localhost:$MOTO_PORT. On AWS a task acts with the execution's role in
+   its own account; here it signs with the credentials of the local AWS account that runs the
+   execution and calls that account's server, which refuses the dummy keys.
 
-Both are method replacements on moto's own classes, installed once per process.
+All are method replacements on moto's own classes, installed once per process.
 """
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
+import boto3
 from botocore.response import StreamingBody
 from moto.core.responses import EmptyResult
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
     state_task_service_aws_sdk as aws_sdk_service,
 )
+from moto.stepfunctions.parser.asl.utils import boto_client
+from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
 from moto.stepfunctions.responses import StepFunctionResponse
+
+from localaws import accounts
+
+#: The account whose execution the current interpreter thread runs.
+_EXECUTING = threading.local()
+_ORIGINAL_LOGIC = ExecutionWorker._execution_logic
 
 
 def _read_streams(self: Any, response: Any, *_args: Any, **_kwargs: Any) -> None:
@@ -36,7 +50,32 @@ def _send_task_failure(self: StepFunctionResponse) -> Any:
     return EmptyResult()
 
 
+def _execution_logic(self: ExecutionWorker) -> None:
+    _EXECUTING.account_id = self._evaluation_details.aws_execution_details.account
+    _ORIGINAL_LOGIC(self)
+
+
+class _AccountClients:
+    """Stands in for the `boto3` module in moto's interpreter: clients of the running account."""
+
+    @staticmethod
+    def client(**kwargs: Any) -> Any:
+        account_id = getattr(_EXECUTING, "account_id", None)
+        # Branches of Parallel and Map states run in threads of their own: when one local
+        # AWS runs (the usual case), it is the account.
+        account = accounts.account(account_id) if account_id else accounts.only_account()
+        if account is not None:
+            kwargs.update(
+                aws_access_key_id=account.access_key_id,
+                aws_secret_access_key=account.secret_access_key,
+                endpoint_url=account.endpoint,
+            )
+        return boto3.client(**kwargs)
+
+
 def install() -> None:
     """Patch moto's Step Functions classes (idempotent)."""
     aws_sdk_service.StateTaskServiceAwsSdk._normalise_response = _read_streams
     StepFunctionResponse.send_task_failure = _send_task_failure
+    ExecutionWorker._execution_logic = _execution_logic
+    boto_client.boto3 = _AccountClients

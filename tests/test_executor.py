@@ -21,6 +21,7 @@ import pytest
 
 from core.settings import DEFAULT_DATA, Settings
 from localaws import PipelineFailed, PipelineRun, local_aws
+from localaws.accounts import Account
 from localaws.executor import LocalPipelineExecutor
 from localaws.executor.archives import extract
 from localaws.executor.cache import StepCache, parse_duration
@@ -301,7 +302,9 @@ def test_job_names_and_s3_prefix_layout() -> None:
 
 
 def test_unknown_parameters_fail_before_anything_runs(tmp_path: Path) -> None:
-    run = PipelineRun(ARN, "p", {"Parameters": [], "Steps": [_step("Stop")]}, {"Bogus": "1"})
+    nowhere = Account("123456789012", "us-east-1", "http://127.0.0.1:9")  # never reached
+    definition = {"Parameters": [], "Steps": [_step("Stop")]}
+    run = PipelineRun(ARN, "p", definition, {"Bogus": "1"}, nowhere)
     with pytest.raises(PipelineFailed, match=r"unknown pipeline parameter.*Bogus"):
         LocalPipelineExecutor(tmp_path, None)(run)
     assert run.steps == []

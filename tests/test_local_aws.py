@@ -15,7 +15,6 @@ import pytest
 from botocore.exceptions import ClientError
 
 from localaws import PipelineRun, local_aws
-from localaws.mirror import MIRROR
 from localaws.sessions import local_session
 from mlops import pipeline_run
 
@@ -133,18 +132,18 @@ def test_mirrored_objects_are_real_s3_objects_and_a_changed_source_is_not_truste
     with local_aws() as aws:
         s3 = aws.client("s3")
         s3.create_bucket(Bucket="data-bucket")
-        MIRROR.upload(source, "data-bucket", "in/data.csv")
+        aws.upload(source, "data-bucket", "in/data.csv")
         listed = s3.list_objects_v2(Bucket="data-bucket")["Contents"][0]
         body = s3.get_object(Bucket="data-bucket", Key="in/data.csv")["Body"].read()
         assert (listed["Key"], listed["Size"], body) == ("in/data.csv", 8, b"a,b\n1,2\n")
 
         source.write_text("changed after the upload\n")
         copy = tmp_path / "copy.csv"
-        MIRROR.download(s3, "data-bucket", "in/data.csv", listed["ETag"], copy)
+        aws.account.mirror.download(s3, "data-bucket", "in/data.csv", listed["ETag"], copy)
         assert copy.read_bytes() == b"a,b\n1,2\n"  # what S3 holds, not the changed file
 
         with pytest.raises(ClientError) as error:
-            MIRROR.upload(source, "no-such-bucket", "in/data.csv")
+            aws.upload(source, "no-such-bucket", "in/data.csv")
     assert error.value.response["Error"]["Code"] == "NoSuchBucket"
 
 

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from localaws.sagemaker_seam import inject_fault
+from localaws import accounts
+from localaws.accounts import Fault
 from mlops.cli import main
 
 FAST = ["--param", "NumRound=30"]
@@ -133,8 +134,18 @@ def test_unmet_quality_gate_fails_and_notifies(
     assert any("MseThreshold = 0.1" in message["Message"] for message in sns)
 
 
-def test_throttled_start_is_retried(runs_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    inject_fault("start_pipeline_execution", "ThrottlingException", times=1)
+def test_throttled_start_is_retried(
+    runs_dir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def throttled_account(*args: object, **kwargs: object) -> accounts.Account:
+        account = open_account(*args, **kwargs)
+        account.faults["start_pipeline_execution"] = Fault(
+            "ThrottlingException", "Rate exceeded", 1
+        )
+        return account
+
+    open_account = accounts.open_account
+    monkeypatch.setattr(accounts, "open_account", throttled_account)
     code, summary, _ = _run(runs_dir, capsys, "--approve", "auto")
     assert code == 0
     assert summary["endpoint_status"] == "InService"

@@ -99,7 +99,7 @@ def code_uris(step_type: str, arguments: dict[str, Any]) -> list[str]:
     return []
 
 
-def code_digest(s3: Any, uri: str) -> list[tuple[str, str]]:
+def code_digest(objects: s3files.Objects, uri: str) -> list[tuple[str, str]]:
     """(relative key, sha256) of each code object; a tar archive hashes its members.
 
     The SDK rebuilds sourcedir.tar.gz on every definition build, with fresh timestamps in
@@ -107,11 +107,11 @@ def code_digest(s3: Any, uri: str) -> list[tuple[str, str]]:
     """
     bucket, prefix = s3files.split_uri(uri)
     digests = []
-    for item in s3files.list_objects(s3, uri):
+    for item in s3files.list_objects(objects, uri):
         if item.get("Size", 0) > _MAX_CODE_BYTES:
             digest = item.get("ETag", "").strip('"')
         else:
-            body = s3.get_object(Bucket=bucket, Key=item["Key"])["Body"].read()
+            body = objects.s3.get_object(Bucket=bucket, Key=item["Key"])["Body"].read()
             digest = _archive_digest(body) or hashlib.sha256(body).hexdigest()
         digests.append((s3files.relative_key(item["Key"], prefix), digest))
     return sorted(digests)
@@ -217,14 +217,14 @@ class StepCache:
             shutil.rmtree(staging, ignore_errors=True)
 
     @staticmethod
-    def restore(entry: CacheEntry, s3: Any, sagemaker: Any) -> None:
+    def restore(entry: CacheEntry, objects: s3files.Objects, sagemaker: Any) -> None:
         """Put the entry's files back at their S3 URIs (if missing) and its job record."""
         for artifact in entry.record.get("Artifacts", []):
             path = entry.folder / artifact["Path"]
             if artifact["Kind"] == "dir":
-                s3files.upload_tree(s3, path, artifact["Uri"], skip_existing=True)
+                s3files.upload_tree(objects, path, artifact["Uri"], skip_existing=True)
             else:
-                s3files.upload_file(s3, path, artifact["Uri"], skip_existing=True)
+                s3files.upload_file(objects, path, artifact["Uri"], skip_existing=True)
         job = entry.record.get("Job")
         if job:
             restore_job(sagemaker, job[0], job[1])

@@ -55,9 +55,11 @@ def host_python(executable: str, python: str) -> str:
     return python if _PYTHON.fullmatch(Path(executable).name) else executable
 
 
-def job_environment(extra: Mapping[str, str]) -> dict[str, str]:
-    """This process's environment without host SageMaker variables, plus the job's own."""
+def job_environment(aws: Mapping[str, str], extra: Mapping[str, str]) -> dict[str, str]:
+    """This process's environment without host SageMaker variables, then the account's AWS
+    variables (as a job's execution role would provide), then the job's own."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(_HOST_VARIABLES)}
+    env.update(aws)
     env.update({k: str(v) for k, v in extra.items()})
     env["PYTHONUNBUFFERED"] = "1"
     return env

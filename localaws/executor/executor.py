@@ -101,10 +101,16 @@ class _Execution:
         self.execution_id = run.execution_arn.rsplit("/", 1)[-1]
         self.folder = executor.logs_dir(run.execution_arn).parent
         self.started = utcnow()
-        region = run.execution_arn.split(":")[3] or None
-        session = local_session(region)
-        self.s3 = session.client("s3", config=_CLIENT_CONFIG)
-        self.sagemaker = session.client("sagemaker", config=_CLIENT_CONFIG)
+        # The account's own credentials and endpoint: another local AWS may run beside it.
+        account = run.account
+        session = local_session(account.region, account)
+        self.objects = s3files.Objects(
+            session.client("s3", endpoint_url=account.endpoint, config=_CLIENT_CONFIG),
+            account.mirror,
+        )
+        self.sagemaker = session.client(
+            "sagemaker", endpoint_url=account.endpoint, config=_CLIENT_CONFIG
+        )
         self.scope = Scope(
             execution={
                 "PipelineExecutionId": self.execution_id,
@@ -114,7 +120,7 @@ class _Execution:
                 "StartDateTime": _timestamp(self.started),
                 "CurrentDateTime": lambda: _timestamp(utcnow()),
             },
-            read_json=lambda uri: s3files.read_json_object(self.s3, uri),
+            read_json=lambda uri: s3files.read_json_object(self.objects, uri),
         )
 
     def run(self) -> None:
@@ -238,7 +244,8 @@ class _Execution:
             execution_id=self.execution_id,
             work=self.folder / "steps" / step.name,
             log=log,
-            s3=self.s3,
+            objects=self.objects,
+            environment=self.run_.account.environment(),
             sagemaker=self.sagemaker,
             python=self.executor.python,
             timeout=self.executor.step_timeout,
@@ -257,12 +264,12 @@ class _Execution:
         cache = self.executor.cache
         if cache is None or config.get("Enabled") is not True:
             return runner(context)
-        code = [code_digest(self.s3, uri) for uri in code_uris(step.type, context.arguments)]
+        code = [code_digest(self.objects, uri) for uri in code_uris(step.type, context.arguments)]
         key = cache_key(self.run_.pipeline_name, step.name, step.type, context.arguments, code)
         expire = parse_duration(config["ExpireAfter"]) if config.get("ExpireAfter") else None
         hit = cache.lookup(key, expire, utcnow())
         if hit is not None:
-            cache.restore(hit, self.s3, self.sagemaker)
+            cache.restore(hit, self.objects, self.sagemaker)
             entry["CacheHitResult"] = {"SourcePipelineExecutionArn": hit.source_execution_arn}
             _append(
                 context.log,

@@ -16,6 +16,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from localaws.executor.errors import StepFailed
+from localaws.executor.s3files import Objects
 
 #: SageMaker job names: at most 63 of [a-zA-Z0-9-], no leading or doubled '-'.
 _JOB_NAME_LENGTH = 63
@@ -41,7 +42,9 @@ class StepContext:
     execution_id: str
     work: Path
     log: Path
-    s3: Any
+    objects: Objects
+    #: The account's AWS variables (credentials, endpoint, region) for the job's process.
+    environment: dict[str, str]
     sagemaker: Any
     python: str
     timeout: float

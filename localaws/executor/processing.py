@@ -65,13 +65,13 @@ def run_processing(ctx: StepContext) -> StepOutcome:
         ],
     )
     for _, uri, path in inputs:
-        s3files.download(ctx.s3, uri, sandbox.local(path))
+        s3files.download(ctx.objects, uri, sandbox.local(path))
     for _, _, path in outputs:
         sandbox.local(path).mkdir(parents=True, exist_ok=True)
 
     run_logged(
         command,
-        env=job_environment(environment),
+        env=job_environment(ctx.environment, environment),
         cwd=ctx.work,
         log=ctx.log,
         timeout=max_runtime(args, ctx.timeout),
@@ -80,7 +80,7 @@ def run_processing(ctx: StepContext) -> StepOutcome:
 
     artifacts = []
     for _, uri, path in outputs:
-        s3files.upload_tree(ctx.s3, sandbox.local(path), uri)
+        s3files.upload_tree(ctx.objects, sandbox.local(path), uri)
         artifacts.append(Artifact(uri, sandbox.local(path)))
     files = read_property_files(ctx, {name: sandbox.local(path) for name, _, path in outputs})
     properties = {

@@ -3,17 +3,29 @@
 An S3Prefix input is every object whose key starts with the prefix; each lands at its key
 relative to the prefix, so `s3://b/data/x.csv` (a file key) arrives as `x.csv` and
 `s3://b/out/train` (a folder) arrives as its files.
+
+Every function takes the account's `Objects`: its S3 client for listing and reading, and its
+mirror for moving bytes without HTTP copies.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from localaws.executor.errors import StepFailed
-from localaws.mirror import MIRROR
+from localaws.mirror import ObjectMirror
+
+
+@dataclass(frozen=True)
+class Objects:
+    """One account's S3 as the executor uses it: a client and the account's mirror."""
+
+    s3: Any
+    mirror: ObjectMirror
 
 
 def split_uri(uri: str) -> tuple[str, str]:
@@ -26,10 +38,10 @@ def split_uri(uri: str) -> tuple[str, str]:
     return bucket, key
 
 
-def list_objects(s3: Any, uri: str) -> Iterator[dict[str, Any]]:
+def list_objects(objects: Objects, uri: str) -> Iterator[dict[str, Any]]:
     """Every object (Key, ETag, Size) under an S3 prefix."""
     bucket, prefix = split_uri(uri)
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+    for page in objects.s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
         yield from page.get("Contents", [])
 
 
@@ -52,29 +64,29 @@ def safe_join(root: Path, relative: str) -> Path:
     return root.joinpath(*parts)
 
 
-def download(s3: Any, uri: str, destination: Path) -> list[Path]:
+def download(objects: Objects, uri: str, destination: Path) -> list[Path]:
     """Download every object under `uri` into `destination`; fail if there is none."""
     bucket, prefix = split_uri(uri)
     destination.mkdir(parents=True, exist_ok=True)
     written = []
-    for item in list_objects(s3, uri):
+    for item in list_objects(objects, uri):
         if item["Key"].endswith("/"):  # a folder marker
             continue
         target = safe_join(destination, relative_key(item["Key"], prefix))
         target.parent.mkdir(parents=True, exist_ok=True)
-        MIRROR.download(s3, bucket, item["Key"], item["ETag"], target)
+        objects.mirror.download(objects.s3, bucket, item["Key"], item["ETag"], target)
         written.append(target)
     if not written:
         raise StepFailed(f"no S3 objects found under {uri}")
     return written
 
 
-def upload_tree(s3: Any, source: Path, uri: str, skip_existing: bool = False) -> int:
+def upload_tree(objects: Objects, source: Path, uri: str, skip_existing: bool = False) -> int:
     """Upload every file under `source` to `uri`/<relative path>; returns the count."""
     bucket, prefix = split_uri(uri)
     prefix = prefix.rstrip("/")
     existing = (
-        {item["Key"] for item in list_objects(s3, f"s3://{bucket}/{prefix}/")}
+        {item["Key"] for item in list_objects(objects, f"s3://{bucket}/{prefix}/")}
         if skip_existing
         else set()
     )
@@ -82,24 +94,24 @@ def upload_tree(s3: Any, source: Path, uri: str, skip_existing: bool = False) ->
     for path in sorted(p for p in source.rglob("*") if p.is_file()):
         key = "/".join(filter(None, (prefix, path.relative_to(source).as_posix())))
         if key not in existing:
-            MIRROR.upload(path, bucket, key)
+            objects.mirror.upload(path, bucket, key)
         count += 1
     return count
 
 
-def upload_file(s3: Any, source: Path, uri: str, skip_existing: bool = False) -> None:
+def upload_file(objects: Objects, source: Path, uri: str, skip_existing: bool = False) -> None:
     """Upload one file to an exact S3 URI."""
     bucket, key = split_uri(uri)
-    if skip_existing and any(item["Key"] == key for item in list_objects(s3, uri)):
+    if skip_existing and any(item["Key"] == key for item in list_objects(objects, uri)):
         return
-    MIRROR.upload(source, bucket, key)
+    objects.mirror.upload(source, bucket, key)
 
 
-def read_json_object(s3: Any, uri: str) -> Any:
+def read_json_object(objects: Objects, uri: str) -> Any:
     """The JSON document stored at `uri`."""
     bucket, key = split_uri(uri)
     try:
-        body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+        body = objects.s3.get_object(Bucket=bucket, Key=key)["Body"].read()
         return json.loads(body)
     except ValueError as exc:
         raise StepFailed(f"{uri}: not valid JSON ({exc})") from None

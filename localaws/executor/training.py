@@ -83,7 +83,7 @@ def run_training(ctx: StepContext) -> StepOutcome:
     )
     channel_dirs = {name: f"{INPUT_DIR}/data/{name}" for name, _ in channels}
     for name, uri in channels:
-        s3files.download(ctx.s3, uri, sandbox.local(channel_dirs[name]))
+        s3files.download(ctx.objects, uri, sandbox.local(channel_dirs[name]))
     _unpack_code(ctx, str(submit), code)
     for folder in (model, output_data):
         folder.mkdir(parents=True, exist_ok=True)
@@ -118,7 +118,7 @@ def run_training(ctx: StepContext) -> StepOutcome:
     )
     run_logged(
         command,
-        env=job_environment(environment),
+        env=job_environment(ctx.environment, environment),
         cwd=code,
         log=ctx.log,
         timeout=max_runtime(args, ctx.timeout),
@@ -126,12 +126,12 @@ def run_training(ctx: StepContext) -> StepOutcome:
     )
 
     archive = archives.pack(model, ctx.work / "model.tar.gz")
-    s3files.upload_file(ctx.s3, archive, model_uri)
+    s3files.upload_file(ctx.objects, archive, model_uri)
     artifacts = [Artifact(model_uri, archive)]
     if any(output_data.iterdir()):
         output_uri = f"{output_path.rstrip('/')}/{ctx.job_name}/output/output.tar.gz"
         packed = archives.pack(output_data, ctx.work / "output.tar.gz")
-        s3files.upload_file(ctx.s3, packed, output_uri)
+        s3files.upload_file(ctx.objects, packed, output_uri)
         artifacts.append(Artifact(output_uri, packed))
     properties = {
         **request,
@@ -167,7 +167,7 @@ def _channel(step: str, item: dict[str, Any], mode: str) -> tuple[str, str]:
 def _unpack_code(ctx: StepContext, submit: str, code: Path) -> None:
     """Download sourcedir.tar.gz and extract it, refusing unsafe members."""
     downloads = ctx.work / "sourcedir"
-    files = s3files.download(ctx.s3, submit, downloads)
+    files = s3files.download(ctx.objects, submit, downloads)
     archive = next((f for f in files if f.name.endswith((".tar.gz", ".tgz"))), None)
     if archive is None:
         raise StepFailed(f"Step {ctx.name}: {submit} is not a .tar.gz source directory")
