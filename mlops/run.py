@@ -31,7 +31,6 @@ from core import contracts
 from core.errors import UsageError
 from core.files import write_atomic
 from core.settings import Settings
-from localaws.mirror import MIRROR
 from mlops import pipeline_run
 from mlops.builds import ASL_FILE, DEFINITION_FILE, cached_build, default_cache_dir
 from mlops.follow import ExecutionFollower, phase_times
@@ -121,7 +120,7 @@ def _run(
             overrides = parse_params(request.params, definition)
             bucket = settings.bucket_for(target.account_id)
             uploaded = background.submit(
-                lambda: MIRROR.upload(request.data, bucket, data_key.result())
+                lambda: target.local.upload(request.data, bucket, data_key.result())
             )
             sagemaker = target.client("sagemaker")
             sm.upsert_pipeline(
