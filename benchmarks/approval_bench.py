@@ -4,24 +4,22 @@
 
 * import: `import approval.handler` in a fresh interpreter (the Lambda cold start's own
   share; boto3 is imported on first use, not here). Targets: median under 150 ms.
-* decision: POST /decision through `lambda_handler` against the local AWS - signature check,
-  DynamoDB conditional update, SendTaskSuccess to a real waiting execution, callback
-  bookkeeping - for N distinct approvals. Target: median under 20 ms.
+* decision: POST /decision through `lambda_handler` against the workflow stack deployed from
+  its template into the local AWS - signature check, DynamoDB conditional update,
+  SendTaskSuccess to a real waiting execution, callback bookkeeping - for N distinct
+  approvals. Target: median under 20 ms.
 * review: GET /review (signature check, one consistent read, page rendering), for reference.
 """
 
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import os
-import secrets
 import statistics
 import subprocess
 import sys
 import time
-import zipfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -29,6 +27,9 @@ from urllib.parse import urlencode
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+# The tests' helpers (tests/fakes/stack.py deploys the workflow stack), imported as `fakes`:
+# smdebug-rulesconfig, a sagemaker dependency, installs a top-level `tests` package.
+sys.path.insert(1, str(ROOT / "tests"))
 
 _IMPORT_PROBE = (
     "import time; t = time.perf_counter(); import approval.handler; print(time.perf_counter() - t)"
@@ -68,34 +69,40 @@ def timed(handler: Callable[[dict, Any], dict], event: dict) -> tuple[float, dic
 
 
 def handler_times(runs: int) -> tuple[list[float], list[float]]:
+    from fakes.stack import approval_input, approval_task_only, deploy
+
     from approval.handler import lambda_handler
     from approval.signing import sign
-    from approval.store import create_table
     from core.settings import Settings
+    from deploy import template as tpl
     from localaws import local_aws
     from localaws.function_urls import to_event
 
     settings = Settings()
-    secret = secrets.token_urlsafe(32)
-    base = "http://127.0.0.1:9"  # links only; the handler is called directly
     with local_aws() as aws:
-        create_table(aws.client("dynamodb"), settings.approval_table_name)
-        env = {
-            "APPROVAL_TABLE": settings.approval_table_name,
-            "APPROVAL_BASE_URL": base,
-            "SIGNING_SECRET": secret,
-            "LOG_LEVEL": "ERROR",
-        }
-        os.environ.update(env)
-        machine = _state_machine(aws, settings, env)
+        outputs = deploy(aws, settings).outputs
+        # The handler runs here, called directly, with the deployed function's configuration;
+        # the state machine, narrowed to its approval task, invokes the same function.
+        configured = aws.client("lambda").get_function_configuration(
+            FunctionName=settings.approval_function_name
+        )
+        env = configured["Environment"]["Variables"]
+        os.environ.update({**env, "LOG_LEVEL": "ERROR"})
+        secret = aws.client("secretsmanager").get_secret_value(SecretId=env["SIGNING_SECRET_ARN"])[
+            "SecretString"
+        ]
+        machine = outputs[tpl.OUT_STATE_MACHINE_ARN]
+        execution_input = json.dumps(
+            approval_input(approval_task_only(aws, machine), _request(), _TASK_TIMEOUT_SECONDS)
+        )
         sfn = aws.client("stepfunctions")
         executions = [
-            sfn.start_execution(
-                stateMachineArn=machine, name=f"bench-{i}", input=json.dumps(_request())
-            )["executionArn"]
+            sfn.start_execution(stateMachineArn=machine, name=f"bench-{i}", input=execution_input)[
+                "executionArn"
+            ]
             for i in range(runs + 1)
         ]
-        pending = _wait_for_records(aws, settings.approval_table_name, set(executions))
+        pending = _wait_for_records(aws, outputs[tpl.OUT_TABLE_NAME], set(executions))
         # The emulator runs each execution in its own thread, in this process: let those
         # threads settle between timed calls so each figure is the decision's own cost.
         settle = 0.05
@@ -141,6 +148,10 @@ def handler_times(runs: int) -> tuple[list[float], list[float]]:
         return decisions, reviews
 
 
+#: The approval task's timeout, and the approval links' lifetime (the request's timeoutSeconds).
+_TASK_TIMEOUT_SECONDS = 3600
+
+
 def _request() -> dict:
     metric = {"value": 4.5, "standard_deviation": 0.2}
     return {
@@ -148,44 +159,8 @@ def _request() -> dict:
         "modelPackageArn": "arn:aws:sagemaker:us-east-1:123456789012:model-package/m/1",
         "metrics": {"regression_metrics": {"mse": metric, "rmse": metric}},
         "qualityGate": {"metric": "mse", "threshold": 6.0, "comparison": "LessThanOrEqualTo"},
-        "timeoutSeconds": 3600,
+        "timeoutSeconds": _TASK_TIMEOUT_SECONDS,
     }
-
-
-def _state_machine(aws, settings, env: dict[str, str]) -> str:
-    from deploy.iam import assume_role
-
-    role = aws.client("iam").create_role(
-        RoleName="approval-bench",
-        AssumeRolePolicyDocument=json.dumps(assume_role("lambda", source_account=False)),
-    )["Role"]["Arn"]
-    archive = io.BytesIO()
-    with zipfile.ZipFile(archive, "w") as zf:
-        zf.writestr("approval/__init__.py", "")
-    function = aws.client("lambda").create_function(
-        FunctionName=settings.approval_function_name,
-        Runtime="python3.12",
-        Role=role,
-        Handler="approval.handler.lambda_handler",
-        Code={"ZipFile": archive.getvalue()},
-        Environment={"Variables": env},
-    )["FunctionArn"]
-    payload = {"taskToken.$": "$$.Task.Token", "executionArn.$": "$$.Execution.Id"}
-    payload.update({f"{k}.$": f"$.{k}" for k in _request()})
-    definition = {
-        "StartAt": "Approve",
-        "States": {
-            "Approve": {
-                "Type": "Task",
-                "Resource": "arn:aws:states:::lambda:invoke.waitForTaskToken",
-                "Parameters": {"FunctionName": function, "Payload": payload},
-                "End": True,
-            }
-        },
-    }
-    return aws.client("stepfunctions").create_state_machine(
-        name=settings.state_machine_name, definition=json.dumps(definition), roleArn=role
-    )["stateMachineArn"]
 
 
 def _wait_for_records(aws, table: str, executions: set[str]) -> list[tuple[str, int]]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import io
 import json
 import os
 import secrets
@@ -12,7 +11,6 @@ import sys
 import time
 import urllib.error
 import urllib.request
-import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -69,11 +67,10 @@ def abalone_splits(
 
 
 # ---------------------------------------------------------------------------------------------
-# Approval service (approval/): a local AWS with the approvals table, the Function URL adapter
-# on 127.0.0.1, and helpers to open, sign and decide approvals.
+# Approval service (approval/): the workflow stack, deployed from its template into a local AWS
+# once per module (fakes.stack), and helpers to open, sign and decide approvals on it.
 # ---------------------------------------------------------------------------------------------
 
-APPROVAL_FUNCTION_ENV = ("APPROVAL_TABLE", "APPROVAL_BASE_URL", "SIGNING_SECRET")
 _REGION_ACCOUNT = "us-east-1:123456789012"
 
 
@@ -84,19 +81,37 @@ class HttpReply:
     text: str
 
 
+@dataclass(frozen=True)
+class ApprovalDeployment:
+    """One module's workflow stack: what its tests share."""
+
+    aws: Any
+    #: The approval function's Function URL (the stack's ReviewUrlBase), without the last "/".
+    url: str
+    table: str
+    state_machine: str
+    #: The value of the stack's generated link-signing secret.
+    signing_secret: str
+    #: The approval function's environment as the template configured it (see the fixture).
+    environment: dict[str, str]
+    #: The stack's HumanApproval state, the only state its state machine has here.
+    approval_task: dict[str, Any]
+
+
 @dataclass
 class ApprovalStack:
-    """A running approval service against the local AWS, and ways to poke at it."""
+    """The deployed approval service in the local AWS, and ways to poke at it."""
 
     aws: Any
     url: str
     table: str
     signing_secret: str
+    state_machine: str
+    approval_task: dict[str, Any]
     #: Every SendTaskSuccess/SendTaskFailure that reached Step Functions: (operation, token).
     callbacks: list[tuple[str, str]] = field(default_factory=list)
-    #: Appended to the names of per-test resources (the local AWS outlives one test).
+    #: Appended to the names of per-test executions (the stack outlives one test).
     suffix: str = ""
-    _workflow: dict[str, str] = field(default_factory=dict)
 
     # -- requests from the state machine ------------------------------------------------------
 
@@ -165,7 +180,7 @@ class ApprovalStack:
         sig = self.sign(approval_id, "review", expires_at)
         return {"id": approval_id, "exp": str(expires_at), "sig": sig}
 
-    # -- HTTP through the local Function URL adapter ------------------------------------------
+    # -- HTTP through the approval function's Function URL ------------------------------------
 
     def http(
         self,
@@ -194,14 +209,20 @@ class ApprovalStack:
             "POST", "/decision", form=self.decision_form(approval_id, expires_at, **fields)
         )
 
-    # -- a real state machine whose callback task invokes the approval function ---------------
+    # -- the stack's state machine: its approval task invokes the stack's function ------------
 
     def start_workflow(self, name: str, task_timeout: int = 300) -> tuple[str, str, int]:
-        """Start an execution; return (execution ARN, approval id, expiry) once it is waiting."""
-        machine = self._state_machine(task_timeout)
+        """Start an execution; return (execution ARN, approval id, expiry) once it is waiting.
+
+        The request is `event()`'s (its link lives a week); the task times out after
+        `task_timeout` seconds.
+        """
+        from fakes.stack import approval_input
+
+        execution_input = approval_input(self.approval_task, self.event(), task_timeout)
         sfn = self.aws.client("stepfunctions")
         execution_arn = sfn.start_execution(
-            stateMachineArn=machine, name=name, input=json.dumps(self.event())
+            stateMachineArn=self.state_machine, name=name, input=json.dumps(execution_input)
         )["executionArn"]
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
@@ -221,73 +242,6 @@ class ApprovalStack:
             time.sleep(0.05)
         raise AssertionError(f"{execution_arn} still running after {timeout}s")
 
-    def _state_machine(self, task_timeout: int) -> str:
-        key = f"machine-{task_timeout}"
-        if key in self._workflow:
-            return self._workflow[key]
-        from core.settings import Settings
-
-        settings = Settings()
-        if "function" not in self._workflow:
-            self._workflow["role"] = _lambda_role(self.aws, f"approval-{self.suffix}")
-            self._workflow["function"] = self.aws.client("lambda").create_function(
-                FunctionName=f"{settings.approval_function_name}-{self.suffix}",
-                Runtime="python3.12",
-                Role=self._workflow["role"],
-                Handler="approval.handler.lambda_handler",
-                Code={"ZipFile": _empty_zip()},
-                Timeout=30,
-                Environment={"Variables": {k: os.environ[k] for k in APPROVAL_FUNCTION_ENV}},
-            )["FunctionArn"]
-        payload = {
-            "taskToken.$": "$$.Task.Token",
-            "executionArn.$": "$$.Execution.Id",
-            **{
-                f"{k}.$": f"$.{k}"
-                for k in (
-                    "pipelineExecutionArn",
-                    "modelPackageArn",
-                    "metrics",
-                    "qualityGate",
-                    "timeoutSeconds",
-                )
-            },
-        }
-        definition = {
-            "StartAt": "AskForApproval",
-            "States": {
-                "AskForApproval": {
-                    "Type": "Task",
-                    "Resource": "arn:aws:states:::lambda:invoke.waitForTaskToken",
-                    "Parameters": {"FunctionName": self._workflow["function"], "Payload": payload},
-                    "TimeoutSeconds": task_timeout,
-                    "End": True,
-                }
-            },
-        }
-        self._workflow[key] = self.aws.client("stepfunctions").create_state_machine(
-            name=f"{settings.state_machine_name}-{task_timeout}-{self.suffix}",
-            definition=json.dumps(definition),
-            roleArn=self._workflow["role"],
-        )["stateMachineArn"]
-        return self._workflow[key]
-
-
-def _lambda_role(aws: Any, name: str) -> str:
-    from deploy.iam import assume_role
-
-    trust = json.dumps(assume_role("lambda", source_account=False))
-    return aws.client("iam").create_role(RoleName=name, AssumeRolePolicyDocument=trust)["Role"][
-        "Arn"
-    ]
-
-
-def _empty_zip() -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr("approval/__init__.py", "")
-    return buffer.getvalue()
-
 
 def _counted(method: Callable[..., Any], name: str, calls: list) -> Callable[..., Any]:
     @functools.wraps(method)
@@ -299,47 +253,85 @@ def _counted(method: Callable[..., Any], name: str, calls: list) -> Callable[...
 
 
 @pytest.fixture(scope="module")
-def approval_local_aws() -> Iterator[Any]:
-    """One local AWS per test module (starting is cheap; stopping costs up to half a second)."""
+def approval_deployment() -> Iterator[ApprovalDeployment]:
+    """The workflow stack from its template, once per module (the deploy takes a second or two).
+
+    Two changes on top of the template, both to the stack's own resources:
+
+    * the state machine is narrowed to its approval task (fakes.stack.approval_task_only):
+      these tests follow the approval task's callback outcome, not the whole workflow's
+      (tests/test_workflow.py runs the whole workflow, deciding through the same function);
+    * the approval function's environment moves, unchanged, into the process's (the
+      `approval_stack` fixture sets it per test): the Lambda seam runs the handler in this
+      process with the function's variables laid over the process's, so a test that changes
+      a setting with monkeypatch (APPROVAL_TABLE, SLACK_SIGNING_SECRET...) would otherwise
+      reach the handler it calls directly but not the one behind the Function URL.
+    """
+    from fakes.stack import approval_task_only, deploy
+
+    from core.settings import Settings
+    from deploy import template as tpl
     from localaws import local_aws
 
+    settings = Settings()
     with local_aws() as aws:
-        yield aws
+        outputs = deploy(aws, settings).outputs
+        functions = aws.client("lambda")
+        function = settings.approval_function_name
+        configured = functions.get_function_configuration(FunctionName=function)
+        environment = configured["Environment"]["Variables"]
+        functions.update_function_configuration(
+            FunctionName=function, Environment={"Variables": {}}
+        )
+        signing_secret = aws.client("secretsmanager").get_secret_value(
+            SecretId=environment["SIGNING_SECRET_ARN"]
+        )["SecretString"]
+        machine = outputs[tpl.OUT_STATE_MACHINE_ARN]
+        yield ApprovalDeployment(
+            aws=aws,
+            url=outputs[tpl.OUT_REVIEW_URL_BASE].rstrip("/"),
+            table=outputs[tpl.OUT_TABLE_NAME],
+            state_machine=machine,
+            signing_secret=signing_secret,
+            environment=environment,
+            approval_task=approval_task_only(aws, machine),
+        )
 
 
 @pytest.fixture
 def approval_stack(
-    approval_local_aws: Any, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[ApprovalStack]:
-    """A fresh approvals table and the handler on a local Function URL, env configured.
+    approval_deployment: ApprovalDeployment, monkeypatch: pytest.MonkeyPatch
+) -> ApprovalStack:
+    """The module's stack with an empty approvals table and the function's environment set.
 
-    Step Functions callbacks are counted where they arrive.
+    SIGNING_SECRET holds the stack's secret value, as a local run gives it (tests of the
+    Secrets Manager path replace it with SIGNING_SECRET_ARN). Step Functions callbacks are
+    counted where they arrive.
     """
     from moto.ses.models import ses_backends
     from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 
-    from approval.handler import lambda_handler
-    from approval.store import create_table
-    from core.settings import Settings
-    from localaws.function_urls import serve
+    from approval.store import KEY
 
-    aws = approval_local_aws
+    deployed = approval_deployment
+    aws = deployed.aws
     callbacks: list[tuple[str, str]] = []
     for name in ("send_task_success", "send_task_failure"):
         original = getattr(StepFunctionsParserBackend, name)
         monkeypatch.setattr(StepFunctionsParserBackend, name, _counted(original, name, callbacks))
     ses_backends[aws.account_id][aws.region].sent_messages.clear()
-    saved_env = dict(os.environ)  # the Lambda seam applies function environments to os.environ
-    suffix = secrets.token_hex(4)
-    table = f"{Settings().approval_table_name}-{suffix}"
-    secret = secrets.token_urlsafe(32)
-    try:
-        with serve(lambda_handler) as server:
-            create_table(aws.client("dynamodb"), table)
-            os.environ.update(
-                {"APPROVAL_TABLE": table, "APPROVAL_BASE_URL": server.url, "SIGNING_SECRET": secret}
-            )
-            yield ApprovalStack(aws, server.url, table, secret, callbacks, suffix)
-    finally:
-        os.environ.clear()
-        os.environ.update(saved_env)
+    dynamodb = aws.client("dynamodb")
+    for item in dynamodb.scan(TableName=deployed.table, ProjectionExpression=KEY)["Items"]:
+        dynamodb.delete_item(TableName=deployed.table, Key={KEY: item[KEY]})
+    for name, value in {**deployed.environment, "SIGNING_SECRET": deployed.signing_secret}.items():
+        monkeypatch.setenv(name, value)
+    return ApprovalStack(
+        aws=aws,
+        url=deployed.url,
+        table=deployed.table,
+        signing_secret=deployed.signing_secret,
+        state_machine=deployed.state_machine,
+        approval_task=deployed.approval_task,
+        callbacks=callbacks,
+        suffix=secrets.token_hex(4),
+    )

@@ -1,35 +1,43 @@
 """The state machine: its ASL's shape, and every path run by moto's ASL interpreter.
 
-The SageMaker Pipeline is a stub executor (behind the real pipeline seam) that registers a
-model package with metrics in the emulated S3, or fails like the quality gate does; the
-approval Lambda is `fakes.approver`, and the test plays the reviewer with the task token.
+The runs go through the workflow stack deployed from its template into the local AWS, as
+`mlops run` deploys it (mlops.local_workflow.deploy_locally). The SageMaker Pipeline is a stub
+executor (behind the real pipeline seam) that registers a model package with metrics in the
+emulated S3, or fails like the quality gate does; the approval function is the stack's own,
+and the test plays the reviewer on its review page (mlops.reviewer, as `mlops run --approve`).
 """
 
 from __future__ import annotations
 
-import io
 import json
 import time
 import uuid
-import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
-from fakes import approver
+from fakes.stack import approval_request
 
 import workflow
+from clients.s3 import ensure_bucket
+from clients.stepfunctions import history
 from core.settings import Settings
+from deploy import template as tpl
 from localaws import PipelineFailed, PipelineRun, local_aws
 from localaws.server import LocalAWS
+from mlops.follow import review_url
+from mlops.local_workflow import LocalWorkflow, deploy_locally
+from mlops.reviewer import APPROVE, REJECT, decide
 from workflow.substitutions import ENDPOINT_NAME
 
 SETTINGS = Settings()
 ASL = workflow.asl(SETTINGS)
 THRESHOLD = 6.0
 REVIEWER = "alice@example.com"
+#: The stack's state machine deploys to this endpoint (the template substitutes it).
+ENDPOINT = SETTINGS.endpoint_name
 METRICS = {
     "regression_metrics": {
         "mse": {"value": 4.2, "standard_deviation": 0.3},
@@ -100,12 +108,10 @@ def test_render_fills_every_placeholder_and_names_what_is_wrong() -> None:
 @dataclass
 class Stack:
     aws: LocalAWS
-    values: dict[str, str]
-    queue_url: str
+    #: The deployed workflow stack: its state machine, topic and approval function.
+    deployed: LocalWorkflow
     #: Model package ARNs the stub pipeline registered, by pipeline execution ARN.
     registered: dict[str, str] = field(default_factory=dict)
-    #: Notifications read from the topic's queue: (subject, message object).
-    notes: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
 
     @property
     def sfn(self) -> Any:
@@ -116,16 +122,11 @@ class Stack:
         return self.aws.client("sagemaker")
 
     def notifications(self, execution_arn: str) -> list[tuple[str, dict[str, Any]]]:
-        sqs = self.aws.client("sqs")
-        while True:
-            got = sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10)
-            if not got.get("Messages"):
-                break
-            for message in got["Messages"]:
-                envelope = json.loads(message["Body"])
-                self.notes.append((envelope.get("Subject", ""), json.loads(envelope["Message"])))
-                sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
-        return [n for n in self.notes if execution_arn in n[1].values()]
+        """What the workflow published to the stack's topic about one execution:
+        (subject, message object)."""
+        published = self.aws.published(self.deployed.topic_arn)
+        notes = [(p["Subject"] or "", json.loads(p["Message"])) for p in published]
+        return [n for n in notes if execution_arn in n[1].values()]
 
 
 def _stub_pipeline(stack: Stack, run: PipelineRun) -> None:
@@ -173,19 +174,14 @@ def _create_package(sm: Any, metrics_uri: str | None) -> str:
     )["ModelPackageArn"]
 
 
-def _lambda_zip() -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr("placeholder.py", "")
-    return buffer.getvalue()
-
-
 @pytest.fixture(scope="module")
-def stack() -> Iterator[Stack]:
+def deployed_stack() -> Iterator[Stack]:
+    """The workflow stack deployed as `mlops run` deploys it, once for the module."""
     holder: dict[str, Stack] = {}
     with local_aws(executor=lambda run: _stub_pipeline(holder["s"], run)) as aws:
-        values = workflow.substitution_values(SETTINGS, aws.account_id, aws.region)
-        aws.client("s3").create_bucket(Bucket=SETTINGS.bucket_for(aws.account_id))
+        # What the stack expects beside it (mlops run and CodeBuild create these): the
+        # bucket, the model package group and the pipeline the state machine starts.
+        ensure_bucket(aws.client("s3"), SETTINGS.bucket_for(aws.account_id), aws.region)
         sm = aws.client("sagemaker")
         sm.create_model_package_group(ModelPackageGroupName=SETTINGS.model_package_group)
         sm.create_pipeline(
@@ -193,41 +189,27 @@ def stack() -> Iterator[Stack]:
             PipelineDefinition=json.dumps({"Version": "2020-12-01", "Steps": []}),
             RoleArn=SETTINGS.role_arn,
         )
-        role = aws.client("iam").create_role(
-            RoleName="approval-lambda", AssumeRolePolicyDocument="{}"
-        )["Role"]["Arn"]
-        aws.client("lambda").create_function(
-            FunctionName=SETTINGS.approval_function_name,
-            Runtime="python3.12",
-            Role=role,
-            # "fakes.approver", not "tests.fakes.approver": smdebug-rulesconfig (a sagemaker
-            # dependency) installs a top-level `tests` package that shadows this folder.
-            Handler=f"{approver.__name__}.handler",
-            Code={"ZipFile": _lambda_zip()},
-        )
-        topic = aws.client("sns").create_topic(Name=SETTINGS.notification_topic_name)["TopicArn"]
-        assert topic == values["NotificationTopicArn"]
-        sqs = aws.client("sqs")
-        queue_url = sqs.create_queue(QueueName="notifications")["QueueUrl"]
-        queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
-            "Attributes"
-        ]["QueueArn"]
-        aws.client("sns").subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)
-        holder["s"] = Stack(aws, values, queue_url)
-        yield holder["s"]
+        with deploy_locally(aws, SETTINGS, ASL) as deployed:
+            values = workflow.substitution_values(SETTINGS, aws.account_id, aws.region)
+            assert deployed.topic_arn == values["NotificationTopicArn"]
+            holder["s"] = Stack(aws, deployed)
+            yield holder["s"]
 
 
-def _start(stack: Stack, endpoint: str, **given: Any) -> str:
-    """Create a state machine for `endpoint` and start it with PollSeconds 0 plus `given`."""
-    sfn = stack.sfn
-    definition = workflow.render(ASL, {**stack.values, ENDPOINT_NAME: endpoint})
-    machine = sfn.create_state_machine(
-        name=f"mlops-{uuid.uuid4().hex[:8]}",
-        definition=definition,
-        roleArn=f"arn:aws:iam::{stack.aws.account_id}:role/sfn",
-    )["stateMachineArn"]
-    return sfn.start_execution(
-        stateMachineArn=machine,
+@pytest.fixture
+def stack(deployed_stack: Stack) -> Stack:
+    """The module's stack with no endpoint: each test deploys as if for the first time."""
+    sm = deployed_stack.sm
+    for endpoint in sm.list_endpoints(NameContains=ENDPOINT)["Endpoints"]:
+        if endpoint["EndpointName"] == ENDPOINT:
+            sm.delete_endpoint(EndpointName=ENDPOINT)
+    return deployed_stack
+
+
+def _start(stack: Stack, **given: Any) -> str:
+    """Start the stack's state machine with PollSeconds 0 plus `given`."""
+    return stack.sfn.start_execution(
+        stateMachineArn=stack.deployed.state_machine_arn,
         name=f"run_{uuid.uuid4().hex[:10]}",  # underscores are fine in execution names
         input=json.dumps({"PollSeconds": 0, **given}),
     )["executionArn"]
@@ -243,25 +225,38 @@ def _finish(stack: Stack, execution_arn: str, timeout: float = 30) -> dict[str, 
     raise AssertionError(f"{execution_arn} still running after {timeout} s")
 
 
-def _decide(stack: Stack, execution_arn: str, approve: bool, comment: str) -> dict[str, Any]:
-    request = approver.request_for(execution_arn)
-    record = {
-        "decision": "approved" if approve else "rejected",
-        "decided_by": REVIEWER,
-        "comment": comment,
-        "decided_at": "2030-01-02T03:04:05Z",
-    }
-    if approve:
-        stack.sfn.send_task_success(taskToken=request["taskToken"], output=json.dumps(record))
-    else:
-        stack.sfn.send_task_failure(
-            taskToken=request["taskToken"], error="Rejected", cause=json.dumps(record)
-        )
-    return request
+def _asked(stack: Stack, execution_arn: str, timeout: float = 30) -> tuple[dict[str, Any], str]:
+    """Once the approval function has answered: the request it got, and its review link."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        events = history(stack.sfn, execution_arn)
+        link = review_url(events)
+        if link:
+            return approval_request(events), link
+        time.sleep(0.05)
+    raise AssertionError(f"{execution_arn} asked for no approval within {timeout} s")
 
 
-def _approved_run(stack: Stack, endpoint: str, **given: Any) -> tuple[str, dict[str, Any]]:
-    execution = _start(stack, endpoint, **given)
+def _decided_at(stack: Stack, execution_arn: str) -> str:
+    """When the approval function recorded the decision on the execution's approval."""
+    table = stack.deployed.outputs[tpl.OUT_TABLE_NAME]
+    items = stack.aws.client("dynamodb").scan(TableName=table)["Items"]
+    (item,) = [i for i in items if i["execution_arn"]["S"] == execution_arn]
+    return item["decided_at"]["S"]
+
+
+def _decide(
+    stack: Stack, execution_arn: str, approve: bool, comment: str
+) -> tuple[dict[str, Any], str]:
+    """Decide on the review page, as a reviewer does; the request and the decision's time."""
+    request, link = _asked(stack, execution_arn)
+    page = decide(link, APPROVE if approve else REJECT, REVIEWER, comment)
+    assert "workflow has received the decision" in page, page
+    return request, _decided_at(stack, execution_arn)
+
+
+def _approved_run(stack: Stack, **given: Any) -> tuple[str, dict[str, Any]]:
+    execution = _start(stack, **given)
     _decide(stack, execution, approve=True, comment="Looks good")
     return execution, _finish(stack, execution)
 
@@ -281,8 +276,8 @@ def _package(stack: Stack, arn: str) -> dict[str, Any]:
 
 
 def test_approved_run_deploys_the_package_this_execution_registered(stack: Stack) -> None:
-    execution = _start(stack, "ep-approve", Endpoint={"InstanceType": "ml.c5.large"})
-    request = _decide(stack, execution, approve=True, comment="Looks good")
+    execution = _start(stack, Endpoint={"InstanceType": "ml.c5.large"})
+    request, decided_at = _decide(stack, execution, approve=True, comment="Looks good")
     done = _finish(stack, execution)
 
     assert done["status"] == "SUCCEEDED", done
@@ -302,14 +297,12 @@ def test_approved_run_deploys_the_package_this_execution_registered(stack: Stack
     assert output["decision"] == "approved"
     assert output["decided_by"] == REVIEWER
     assert output["modelPackageArn"] == package_arn
-    assert (output["endpointName"], output["endpointStatus"]) == ("ep-approve", "InService")
+    assert (output["endpointName"], output["endpointStatus"]) == (ENDPOINT, "InService")
 
     package = _package(stack, package_arn)
     assert package["ModelApprovalStatus"] == "Approved"
-    assert package["ApprovalDescription"] == (
-        f"Approved by {REVIEWER} at 2030-01-02T03:04:05Z: Looks good"
-    )
-    endpoint = stack.sm.describe_endpoint(EndpointName="ep-approve")
+    assert package["ApprovalDescription"] == f"Approved by {REVIEWER} at {decided_at}: Looks good"
+    endpoint = stack.sm.describe_endpoint(EndpointName=ENDPOINT)
     assert endpoint["EndpointConfigName"] == output["endpointConfigName"]
     config = stack.sm.describe_endpoint_config(EndpointConfigName=output["endpointConfigName"])
     variant = config["ProductionVariants"][0]
@@ -323,8 +316,10 @@ def test_approved_run_deploys_the_package_this_execution_registered(stack: Stack
 def test_rejected_run_marks_the_package_rejected_and_deploys_nothing(stack: Stack) -> None:
     # Also: the reviewer is still asked when evaluation.json cannot be read, with no metrics.
     report_gone = [{"Name": "DeleteReport", "Value": "yes"}]
-    execution = _start(stack, "ep-reject", PipelineParameters=report_gone)
-    request = _decide(stack, execution, approve=False, comment="MSE too close to the gate")
+    execution = _start(stack, PipelineParameters=report_gone)
+    request, decided_at = _decide(
+        stack, execution, approve=False, comment="MSE too close to the gate"
+    )
     done = _finish(stack, execution)
 
     assert request["metrics"] == {}
@@ -332,18 +327,18 @@ def test_rejected_run_marks_the_package_rejected_and_deploys_nothing(stack: Stac
     output = json.loads(done["output"])
     assert output["decision"] == "rejected"
     assert output["decided_by"] == REVIEWER
-    reason = f"Rejected by {REVIEWER} at 2030-01-02T03:04:05Z: MSE too close to the gate"
+    reason = f"Rejected by {REVIEWER} at {decided_at}: MSE too close to the gate"
     assert output["reason"] == reason
     package = _package(stack, request["modelPackageArn"])
     assert (package["ModelApprovalStatus"], package["ApprovalDescription"]) == ("Rejected", reason)
-    assert stack.sm.list_endpoints(NameContains="ep-reject")["Endpoints"] == []
+    assert stack.sm.list_endpoints(NameContains=ENDPOINT)["Endpoints"] == []
     assert "CreateModel" not in _entered(stack, execution)
     assert [s for s, m in stack.notifications(execution)] == ["abalone: model rejected"]
 
 
 def test_no_decision_in_time_rejects_the_package_with_the_reason(stack: Stack) -> None:
-    execution = _start(stack, "ep-timeout", ApprovalTimeoutSeconds=1)
-    request = approver.request_for(execution)
+    execution = _start(stack, ApprovalTimeoutSeconds=1)
+    request, _ = _asked(stack, execution)
     done = _finish(stack, execution)
 
     assert request["timeoutSeconds"] == 1
@@ -360,7 +355,7 @@ def test_no_decision_in_time_rejects_the_package_with_the_reason(stack: Stack) -
 def test_failed_quality_gate_fails_the_execution_with_the_metric_and_notifies(
     stack: Stack,
 ) -> None:
-    execution = _start(stack, "ep-gate", PipelineParameters=[{"Name": "TestMse", "Value": "9.1"}])
+    execution = _start(stack, PipelineParameters=[{"Name": "TestMse", "Value": "9.1"}])
     done = _finish(stack, execution)
 
     assert done["status"] == "FAILED", done
@@ -384,9 +379,11 @@ def test_throttled_pipeline_start_is_retried_and_starts_one_execution(stack: Sta
         ]
     )
     stack.aws.inject_fault("start_pipeline_execution", "ThrottlingException")
-    execution = _start(stack, "ep-throttle")
-    # Also: a rejection whose cause is not the approval record is still a rejection.
-    token = approver.request_for(execution)["taskToken"]
+    execution = _start(stack)
+    # Also: a rejection whose cause is not the approval record is still a rejection. The
+    # approval function always sends its record, so this callback goes straight to Step
+    # Functions with the task token the function was given.
+    token = _asked(stack, execution)[0]["taskToken"]
     stack.sfn.send_task_failure(taskToken=token, error="Rejected")
     done = _finish(stack, execution)
 
@@ -405,17 +402,17 @@ def test_throttled_pipeline_start_is_retried_and_starts_one_execution(stack: Sta
 
 
 def test_second_approved_run_updates_the_endpoint_to_a_new_config(stack: Stack) -> None:
-    _, done = _approved_run(stack, "ep-update")
+    _, done = _approved_run(stack)
     assert done["status"] == "SUCCEEDED", done
     first_config = json.loads(done["output"])["endpointConfigName"]
 
     serverless = {"MemorySizeInMB": 2048, "MaxConcurrency": 5}
-    second, done = _approved_run(stack, "ep-update", Endpoint={"Serverless": serverless})
+    second, done = _approved_run(stack, Endpoint={"Serverless": serverless})
 
     assert done["status"] == "SUCCEEDED", done
     second_config = json.loads(done["output"])["endpointConfigName"]
     assert second_config != first_config
-    endpoint = stack.sm.describe_endpoint(EndpointName="ep-update")
+    endpoint = stack.sm.describe_endpoint(EndpointName=ENDPOINT)
     assert endpoint["EndpointConfigName"] == second_config
     config = stack.sm.describe_endpoint_config(EndpointConfigName=second_config)
     assert config["ProductionVariants"][0]["ServerlessConfig"] == serverless
@@ -424,17 +421,17 @@ def test_second_approved_run_updates_the_endpoint_to_a_new_config(stack: Stack) 
 
 
 def test_failed_deployment_leaves_the_endpoint_on_its_config_and_notifies(stack: Stack) -> None:
-    _, done = _approved_run(stack, "ep-fail")
+    _, done = _approved_run(stack)
     assert done["status"] == "SUCCEEDED", done
     serving = json.loads(done["output"])["endpointConfigName"]
     stack.aws.inject_fault("update_endpoint", "ResourceLimitExceeded")
 
-    execution, done = _approved_run(stack, "ep-fail")
+    execution, done = _approved_run(stack)
 
     assert done["status"] == "FAILED", done
     assert "ResourceLimitExceeded" in done["error"]
     assert "Injected ResourceLimitExceeded" in done["cause"]
-    assert stack.sm.describe_endpoint(EndpointName="ep-fail")["EndpointConfigName"] == serving
+    assert stack.sm.describe_endpoint(EndpointName=ENDPOINT)["EndpointConfigName"] == serving
     stack.sm.describe_endpoint_config(EndpointConfigName=serving)  # still there
     [(_, message)] = stack.notifications(execution)
     assert (message["state"], message["error"]) == ("UpdateEndpoint", done["error"])
