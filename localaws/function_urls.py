@@ -18,17 +18,23 @@ Two ways in:
   CloudFormation). The server runs until `stop_function_url` (the config or the function is
   deleted), or `stop_all` (the local AWS stops).
 
-The server is for one developer's machine, not the internet, but it still refuses what a
-Function URL refuses: bodies over Lambda's 6 MB, malformed lengths (400), and clients that
-stall (a read timeout frees the thread). Malformed requests are logged at debug level only.
+The server is for one developer's machine, not the internet, but it is what a reviewer's
+browser talks to, so it holds up as a Function URL does: a burst of clicks queues instead of
+being reset (listen backlog), a body needs a valid Content-Length (negative or non-numeric:
+400; none on a POST, or a chunked body: 411) and at most Lambda's 6 MB (413), a request must
+arrive within a few seconds (a stalled or trickling client is disconnected, in its own thread),
+and a malformed request gets its error answer (delivered: see `shutdown_request`) with nothing
+but a debug log line, never a traceback in the terminal of whoever runs the server.
 """
 
 from __future__ import annotations
 
 import base64
+import io
 import json
 import logging
 import re
+import socket
 import threading
 import time
 import uuid
@@ -45,14 +51,18 @@ Handler = Callable[[dict[str, Any], Any], Any]
 MAX_REQUEST_BYTES = 6 * 1024 * 1024
 #: Connections the listening socket queues before refusing (socketserver's default is 5).
 LISTEN_BACKLOG = 128
-#: A client that sends nothing for this long is disconnected, freeing its thread.
-READ_TIMEOUT_SECONDS = 30.0
+#: The whole request (line, headers, body) must arrive within this time, and a response must
+#: be taken within it: a local client needs milliseconds, a stalled one is disconnected.
+READ_TIMEOUT_SECONDS = 5.0
+#: After answering, what the client still sends is read and dropped for up to this long, so
+#: that closing does not reset the connection and lose the answer.
+_LINGER_SECONDS = 1.0
+#: Requests that carry a body: without a Content-Length they are refused (411).
+_BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 #: Bodies of these types arrive as text; all others base64-encoded, as Function URLs do.
 _TEXT_TYPES = ("text/", "application/json", "application/xml", "application/javascript")
 #: How often a serving thread checks for stop(); also the worst-case stop() latency.
 _POLL_SECONDS = 0.05
-#: Longest chunk-size line of a chunked body accepted.
-_MAX_LINE = 1024
 _DIGITS = re.compile(r"[0-9]+")
 
 _LOG = logging.getLogger(__name__)
@@ -242,6 +252,32 @@ class _BadRequest(Exception):
         self.status = status
 
 
+class _DeadlineReader(io.RawIOBase):
+    """The connection's incoming bytes, every receive bounded by one deadline for the request.
+
+    A socket timeout alone bounds each receive, so a client trickling a byte a second would
+    hold its thread forever; the deadline bounds them all together.
+    """
+
+    def __init__(self, connection: socket.socket, seconds: float):
+        self._connection = connection
+        self._seconds = seconds
+        self._deadline = time.monotonic() + seconds
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        remaining = self._deadline - time.monotonic()
+        if remaining <= 0:
+            raise TimeoutError("the request did not arrive in time")
+        self._connection.settimeout(remaining)
+        try:
+            return self._connection.recv_into(buffer)
+        finally:
+            self._connection.settimeout(self._seconds)  # for writing the response
+
+
 class _HTTPServer(ThreadingHTTPServer):
     request_queue_size = LISTEN_BACKLOG
     daemon_threads = True
@@ -250,24 +286,44 @@ class _HTTPServer(ThreadingHTTPServer):
         # A client that vanished or sent garbage is not the server's problem: no traceback.
         _LOG.debug("request from %s failed", client_address, exc_info=True)
 
+    def shutdown_request(self, request: Any) -> None:
+        """Half-close, drain, then close, so that an early answer (400, 411, 413...) arrives.
+
+        Closing a socket with unread input sends a reset, which may erase the answer from the
+        client's buffers before it is read (RFC 9112, 9.6 Tear-down).
+        """
+        try:
+            request.shutdown(socket.SHUT_WR)
+            request.settimeout(_LINGER_SECONDS)
+            deadline = time.monotonic() + _LINGER_SECONDS
+            while time.monotonic() < deadline and request.recv(65536):
+                pass
+        except OSError:
+            pass
+        self.close_request(request)
+
 
 def _request_handler(handler: Handler) -> type[BaseHTTPRequestHandler]:
     class FunctionUrlRequestHandler(BaseHTTPRequestHandler):
         server_version = "local-function-url"
-        timeout = READ_TIMEOUT_SECONDS
         # Errors about unparsable request lines get a status line (no HTTP/0.9 answers).
         default_request_version = "HTTP/1.0"
+
+        def setup(self) -> None:
+            # One request per connection (HTTP/1.0 answers), so one deadline per request.
+            self.timeout = READ_TIMEOUT_SECONDS  # read per connection: tests shorten it
+            super().setup()
+            self.rfile.close()  # the plain buffered socket file, replaced by one with a deadline
+            self.rfile = io.BufferedReader(_DeadlineReader(self.connection, self.timeout))
 
         def _dispatch(self) -> None:
             try:
                 body = self._body()
+                event = self._event(body)
             except _BadRequest as exc:
                 self.close_connection = True
                 self._send(exc.status, [("Content-Type", "text/plain")], str(exc).encode())
                 return
-            event = to_event(
-                self.command, self.path, list(self.headers.items()), body, self.client_address[0]
-            )
             try:
                 status, headers, payload = from_result(handler(event, None))
             except Exception:
@@ -275,11 +331,25 @@ def _request_handler(handler: Handler) -> type[BaseHTTPRequestHandler]:
                 status, headers, payload = 502, [("Content-Type", "text/plain")], b"Bad gateway"
             self._send(status, headers, payload)
 
+        def _event(self, body: bytes) -> dict[str, Any]:
+            headers, source_ip = list(self.headers.items()), self.client_address[0]
+            try:
+                return to_event(self.command, self.path, headers, body, source_ip)
+            except ValueError:  # e.g. "http://[::1" as the target: urlsplit refuses it
+                raise _BadRequest(400, "Bad request target") from None
+
         def _body(self) -> bytes:
-            if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
-                return self._chunked_body()
+            """The body Content-Length announces; a stall past the deadline raises TimeoutError.
+
+            No length, no body (RFC 9112 6.3), so a POST without one is refused rather than
+            read as empty; chunked bodies are refused too, as one more parser to get wrong.
+            """
+            if "Transfer-Encoding" in self.headers:
+                raise _BadRequest(411, "Length Required: send the body with a Content-Length")
             declared = self.headers.get_all("Content-Length") or []
             if not declared:
+                if self.command in _BODY_METHODS:
+                    raise _BadRequest(411, "Length Required: send a Content-Length")
                 return b""
             if len(set(declared)) > 1 or not _DIGITS.fullmatch(declared[0].strip()):
                 raise _BadRequest(400, "Bad Content-Length")
@@ -290,29 +360,6 @@ def _request_handler(handler: Handler) -> type[BaseHTTPRequestHandler]:
             if len(body) != length:
                 raise _BadRequest(400, "Incomplete body")
             return body
-
-        def _chunked_body(self) -> bytes:
-            body = bytearray()
-            while True:
-                line = self.rfile.readline(_MAX_LINE + 1)
-                size_text = line.split(b";", 1)[0].strip()
-                try:
-                    size = int(size_text, 16)
-                except ValueError:
-                    raise _BadRequest(400, "Bad chunk size") from None
-                if size < 0 or len(line) > _MAX_LINE:
-                    raise _BadRequest(400, "Bad chunk size")
-                if size == 0:
-                    break
-                if len(body) + size > MAX_REQUEST_BYTES:
-                    raise _BadRequest(413, "Request too large")
-                chunk = self.rfile.read(size)
-                if len(chunk) != size or self.rfile.readline(_MAX_LINE) not in (b"\r\n", b"\n"):
-                    raise _BadRequest(400, "Incomplete chunk")
-                body += chunk
-            while self.rfile.readline(_MAX_LINE) not in (b"\r\n", b"\n", b""):
-                pass  # trailers: not passed on, as Function URLs do
-            return bytes(body)
 
         def _send(self, status: int, headers: list[tuple[str, str]], body: bytes) -> None:
             self.send_response(status)
