@@ -21,7 +21,6 @@ nothing. Configuration comes from the environment at call time; see approval/REA
 from __future__ import annotations
 
 import logging
-import re
 import time
 from collections.abc import Callable
 from typing import Any
@@ -38,6 +37,7 @@ from approval.model import (
     VIA_WEB,
     ApprovalClosed,
     ApprovalNotFound,
+    clean_text,
 )
 from approval.pages import (
     FIELD_ACTION,
@@ -57,8 +57,6 @@ from core.contracts import TASK_TOKEN
 _LOG = logging.getLogger("approval")
 
 Route = Callable[[Request, Config], dict[str, Any]]
-#: Control characters (except tab/newline) have no business in names or comments.
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 
 def lambda_handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
@@ -208,8 +206,9 @@ def slack_action(request: Request, config: Config) -> dict[str, Any]:
 
 
 def _slack_notice(text: str) -> dict[str, Any]:
+    """Plain `text` (it may quote a decider's name) as Slack shows it: escaped."""
     return json_response(
-        200, {"response_type": "ephemeral", "replace_original": False, "text": text}
+        200, {"response_type": "ephemeral", "replace_original": False, "text": slack.escape(text)}
     )
 
 
@@ -242,9 +241,8 @@ def _check_not_expired(expires_at: int) -> None:
 
 
 def _clean(value: str, limit: int, label: str, *, multiline: bool = False) -> str:
-    """Drop control characters; a name also loses line breaks (it goes into logs and Slack)."""
-    value = _CONTROL.sub("", value)
-    value = value.strip() if multiline else " ".join(value.split())
+    """The value as it will be stored (`clean_text`), refused beyond `limit` characters."""
+    value = clean_text(value, multiline=multiline)
     if len(value) > limit:
         raise _bad_request(f"{label} is longer than {limit} characters.")
     return value

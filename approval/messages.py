@@ -1,8 +1,10 @@
 """Approval messages to the approvers: Slack (incoming webhook) and email (SES), each optional.
 
-Every message carries the review link and never the task token. A channel that fails is
-logged (by error type, never with its URL or secret) and does not stop the others; if every
-configured channel fails, `notify` raises so the state machine can catch and retry.
+Every message carries the review link and never the task token. In Slack text, everything
+not written here (model package, ARNs, names, metric names, error codes) goes through
+`slack.escape` (`_mrkdwn` here): nobody's input can add a link or a mention. A channel that
+fails is logged (by error type, never with its URL or secret) and does not stop the others;
+if every configured channel fails, `notify` raises so the state machine can catch and retry.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any
 from approval import aws, pages
 from approval.config import HTTP_TIMEOUT_SECONDS, Config
 from approval.model import APPROVE, APPROVED, REJECT, REVIEW, Approval, format_number
+from approval.slack import escape as _mrkdwn
 
 SLACK = "slack"
 EMAIL = "email"
@@ -137,7 +140,8 @@ def slack_decision_message(approval: Approval) -> dict[str, Any]:
         f"*{approval.status.lower()}* by {_mrkdwn(approval.decided_by)} at {approval.decided_at}"
     )
     if approval.callback_error:
-        text += f"\n:warning: The workflow could not be resumed: {approval.callback_error}"
+        error = _mrkdwn(approval.callback_error)
+        text += f"\n:warning: The workflow could not be resumed: {error}"
     return {
         "replace_original": True,
         "text": text,
@@ -213,8 +217,3 @@ def _decision_button(approval: Approval, action: str, style: str) -> dict[str, A
             "style": style,
         },
     }
-
-
-def _mrkdwn(text: str) -> str:
-    """Escape the three characters Slack's mrkdwn treats as markup."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

@@ -154,6 +154,49 @@ class Approval:
         }
 
 
+#: Never stored from a person's input: C0 controls and DEL (escape sequences for a terminal),
+#: C1 controls U+0080-U+009F (U+009B is a one-character CSI to some terminals, U+0085 a line
+#: break to others), the bidirectional formatting characters of Unicode's UAX #9 (marks
+#: U+200E, U+200F and U+061C; embeddings and overrides U+202A-U+202E; isolates U+2066-U+2069),
+#: which reorder what a page or terminal shows ("Trojan Source"), and lone surrogates, which
+#: cannot be encoded to store at all. Line and paragraph separators count as line breaks.
+_UNSAFE = [
+    *range(0x00, 0x20),
+    0x7F,
+    *range(0x80, 0xA0),
+    0x061C,
+    0x200E,
+    0x200F,
+    *range(0x202A, 0x202F),
+    *range(0x2066, 0x206A),
+    *range(0xD800, 0xE000),
+]
+#: A name is one line: every whitespace control becomes a space (then runs collapse).
+_NAME_TABLE: dict[int, str | None] = {
+    **dict.fromkeys(_UNSAFE),
+    **{ord(c): " " for c in "\t\n\v\f\r\u2028\u2029"},
+}
+#: A comment keeps its tabs and line breaks (CR LF, CR, U+2028 and U+2029 become LF).
+_COMMENT_TABLE: dict[int, str | None] = {
+    **dict.fromkeys(_UNSAFE),
+    **{ord(c): c for c in "\t\n"},
+    **{ord(c): "\n" for c in "\r\u2028\u2029"},
+}
+
+
+def clean_text(value: str, *, multiline: bool = False) -> str:
+    """A person's name (one line) or comment (`multiline`) as it may be stored and shown.
+
+    Applied where input enters (the decision form, a Slack click), so the table, the
+    pages, the Slack messages, Step Functions' output and the local run's summary.json and
+    terminal lines only ever hold the cleaned text. Escaping for HTML or Slack still happens
+    where each is rendered; this removes what no escaping makes harmless.
+    """
+    if multiline:
+        return value.replace("\r\n", "\n").translate(_COMMENT_TABLE).strip()
+    return " ".join(value.translate(_NAME_TABLE).split())
+
+
 def _number(raw: Any) -> float | None:
     try:
         return float(raw)

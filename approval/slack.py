@@ -4,6 +4,9 @@ Slack signs each request with the app's signing secret: `v0=` + hex HMAC-SHA256 
 `v0:{X-Slack-Request-Timestamp}:{raw body}`. A request is accepted only if that matches (in
 constant time) and the timestamp is within five minutes, so a captured request cannot be
 replayed later. See https://api.slack.com/authentication/verifying-requests-from-slack.
+
+Text going the other way, into Slack, is escaped with `escape` wherever it holds anything
+that is not ours, and the clicking user's name is cleaned (`clean_text`) before it is used.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from dataclasses import dataclass
 from urllib.parse import parse_qsl, urlsplit
 
 from approval.config import SLACK_MAX_SKEW_SECONDS
+from approval.model import clean_text
 
 VERSION = "v0"
 TIMESTAMP_HEADER = "x-slack-request-timestamp"
@@ -37,6 +41,17 @@ class Interaction:
     approval_id: str
     user: str
     response_url: str = ""
+
+
+def escape(text: str) -> str:
+    """`text` shown literally in a Slack message: no links, mentions or `<!channel>` pings.
+
+    Slack parses `&`, `<` and `>` as control characters in message text and mrkdwn, and asks
+    for exactly these three to be replaced by HTML entities, no others
+    (https://api.slack.com/reference/surfaces/formatting#escaping). `&` goes first, so the
+    entities made for `<` and `>` are not escaped again.
+    """
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def signature(signing_secret: str, timestamp: str, body: bytes) -> str:
@@ -72,10 +87,10 @@ def parse_interaction(body: bytes) -> Interaction:
         payload = json.loads(fields["payload"])
         action = payload["actions"][0]
         user = payload.get("user") or {}
-    except (KeyError, IndexError, TypeError, ValueError):
+        name = clean_text(str(user.get("username") or user.get("name") or ""))
+        user_id = clean_text(str(user.get("id") or ""))
+    except (AttributeError, KeyError, IndexError, TypeError, ValueError):
         raise ValueError("not a Slack block_actions payload") from None
-    name = user.get("username") or user.get("name") or ""
-    user_id = user.get("id", "")
     who = f"{name} (Slack {user_id})" if name and user_id else name or f"Slack {user_id}"
     return Interaction(
         action=str(action.get("action_id", "")),
