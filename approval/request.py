@@ -10,7 +10,9 @@ payload (all fields required):
      "qualityGate": {"metric": "mse", "threshold": 6.0, "comparison": "LessThanOrEqualTo"},
      "timeoutSeconds": 604800}
 
-It returns {"approvalId", "reviewUrl", "expiresAt" (ISO-8601 UTC), "notified": [channels]}.
+It returns {"approvalId", "expiresAt" (ISO-8601 UTC), "notified": [channels]}. Step Functions
+records that result in the execution history, which read-only roles can see, so the review
+link (a bearer credential for the page) leaves the function only inside the messages it sends.
 The task itself completes only when a reviewer decides (SendTaskSuccess/SendTaskFailure).
 """
 
@@ -25,7 +27,7 @@ from approval import aws, signing
 from approval.config import Config
 from approval.model import COMPARISONS, PENDING, Approval, QualityGate, iso_time
 from approval.store import ApprovalStore
-from core.contracts import APPROVAL_ID, REVIEW_URL, TASK_TOKEN
+from core.contracts import APPROVAL_ID, TASK_TOKEN
 
 _LOG = logging.getLogger(__name__)
 
@@ -37,7 +39,7 @@ class InvalidApprovalRequest(ValueError):
 
 
 def open_approval(event: dict[str, Any], config: Config, now: float | None = None) -> dict:
-    """Validate, store a PENDING approval with its token, notify, return the link."""
+    """Validate, store a PENDING approval with its token, send the link; return the id."""
     approval, token = parse_request(event, config, time.time() if now is None else now)
     key = aws.signing_key(config.signing_secret)
     review_url = signing.review_url(
@@ -63,7 +65,6 @@ def open_approval(event: dict[str, Any], config: Config, now: float | None = Non
     )
     return {
         APPROVAL_ID: approval.approval_id,
-        REVIEW_URL: review_url,
         "expiresAt": approval.expires_at_iso,
         "notified": notified,
     }

@@ -68,9 +68,10 @@ REJECTED = "Rejected"
 
 #: The request the state machine sends (lambda:invoke.waitForTaskToken payload).
 TASK_TOKEN = "taskToken"
-#: The answer to a request: {"approvalId", "reviewUrl", "expiresAt", "notified"}.
+#: The answer to a request: {"approvalId", "expiresAt", "notified"}. Never the review link:
+#: the answer is in the execution history, and the link only travels in the messages.
 APPROVAL_ID = "approvalId"
-REVIEW_URL = "reviewUrl"
+NOTIFIED = "notified"
 #: The function's runtime and entry point, as the template declares them.
 LAMBDA_RUNTIME = "python3.12"
 LAMBDA_PACKAGE = "approval"

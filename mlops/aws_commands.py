@@ -152,7 +152,12 @@ def start(
             arn,
             step_types(json.loads(definition)),
             Progress(out),
-            on_review_link=lambda link: print(f"Review: {link}", file=out, flush=True),
+            on_approval=lambda opened: print(
+                f"Approval {opened.approval_id}: the review link was sent to "
+                f"{', '.join(opened.notified) or 'nobody'}",
+                file=out,
+                flush=True,
+            ),
         )
         status = follower.follow(interval=2.0)
     print(f"Execution {status.lower()}", file=out)

@@ -1,4 +1,4 @@
-"""Following a workflow execution: its pipeline's steps, its task states, its review link.
+"""Following a workflow execution: its pipeline's steps, its task states, its approval.
 
 One follower serves `mlops run` and `mlops start --follow`. Everything is read through the
 public APIs (the execution's history, ListPipelineExecutionSteps), so it follows an
@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from clients import sagemaker as sm
@@ -29,14 +30,23 @@ def state_name(event: Mapping[str, Any]) -> str | None:
     return None
 
 
-def review_url(events: list[dict[str, Any]]) -> str | None:
-    """The link the approval function returned when the approval task was submitted."""
+@dataclass(frozen=True)
+class ApprovalOpened:
+    """What the approval function answered: the approval's id and where the link went."""
+
+    approval_id: str
+    notified: tuple[str, ...]
+
+
+def approval_opened(events: list[dict[str, Any]]) -> ApprovalOpened | None:
+    """The approval the function opened when the approval task was submitted, if it has."""
     for event in events:
         if event["type"] == "TaskSubmitted":
             payload = _json(event["taskSubmittedEventDetails"].get("output")).get("Payload")
             payload = _json(payload) if isinstance(payload, str) else payload or {}
-            if payload.get(contracts.REVIEW_URL):
-                return payload[contracts.REVIEW_URL]
+            if payload.get(contracts.APPROVAL_ID):
+                notified = payload.get(contracts.NOTIFIED) or []
+                return ApprovalOpened(str(payload[contracts.APPROVAL_ID]), tuple(notified))
     return None
 
 
@@ -97,15 +107,15 @@ class ExecutionFollower:
         execution_arn: str,
         step_types: Mapping[str, str],
         progress: Progress,
-        on_review_link: Callable[[str], None] | None = None,
+        on_approval: Callable[[ApprovalOpened], None] | None = None,
     ) -> None:
         self.sfn, self.sagemaker = sfn, sagemaker
         self.execution_arn = execution_arn
         self.step_types = step_types
         self.progress = progress
-        self.on_review_link = on_review_link
+        self.on_approval = on_approval
         self.pipeline_execution_arn: str | None = None
-        self.review_url: str | None = None
+        self.approval: ApprovalOpened | None = None
         self.events: list[dict[str, Any]] = []
         self._entered: dict[str, Any] = {}
 
@@ -122,10 +132,10 @@ class ExecutionFollower:
             self.progress.update(step_report(s, self.step_types) for s in steps)
         for event in new:
             self._report(event)
-        if self.review_url is None and (link := review_url(new)):
-            self.review_url = link
-            if self.on_review_link is not None:
-                self.on_review_link(link)
+        if self.approval is None and (opened := approval_opened(new)):
+            self.approval = opened
+            if self.on_approval is not None:
+                self.on_approval(opened)
         return status
 
     def follow(self, interval: float) -> str:

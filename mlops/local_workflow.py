@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 from clients.cloudformation import stack_resources
 from clients.session import Target
@@ -47,6 +48,33 @@ class LocalWorkflow:
     @property
     def topic_arn(self) -> str:
         return self.outputs[tpl.OUT_TOPIC_ARN]
+
+    def review_link(self, approval_id: str) -> str | None:
+        """The review link of an approval, read from the Slack message it was sent in.
+
+        The link leaves the approval function only inside its messages, so a local run
+        finds it where an approver does: in the Slack channel (here, the sink's payloads).
+        """
+        base = self.outputs.get(tpl.OUT_REVIEW_URL_BASE, "").rstrip("/")
+        for payload in reversed(self.slack.payloads):
+            for url in _urls(payload):
+                query = parse_qs(urlsplit(url).query)
+                if url.startswith(base) and query.get("id") == [approval_id]:
+                    return url
+        return None
+
+
+def _urls(value: Any) -> Iterator[str]:
+    """Every "url" string in a Block Kit payload."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if key == "url" and isinstance(item, str):
+                yield item
+            else:
+                yield from _urls(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _urls(item)
 
 
 def workflow_template(settings: Settings, asl_text: str) -> dict[str, Any]:

@@ -33,7 +33,7 @@ from core.files import write_atomic
 from core.settings import Settings
 from mlops import pipeline_run
 from mlops.builds import ASL_FILE, DEFINITION_FILE, cached_build, default_cache_dir
-from mlops.follow import ExecutionFollower, phase_times
+from mlops.follow import ApprovalOpened, ExecutionFollower, phase_times
 from mlops.params import parse_params
 from mlops.progress import Progress, StepReport, metric_line, summary_table
 from pipelines.names import EVALUATE_STEP, EVALUATION, EVALUATION_FILE, TRAIN_STEP
@@ -211,7 +211,16 @@ def _run_workflow(
         sfn, stack.state_machine_arn, request.run_id, execution_input
     )
 
-    def review(link: str) -> None:
+    def review(opened: ApprovalOpened) -> None:
+        link = stack.review_link(opened.approval_id)
+        if link is None:
+            print(
+                f"Approval {opened.approval_id}: no review link arrived on Slack "
+                f"(notified: {', '.join(opened.notified) or 'nobody'})",
+                file=out,
+                flush=True,
+            )
+            return
         print(f"Review: {link}", file=out, flush=True)
         if request.approve != "wait":
             choice = APPROVE if request.approve == "auto" else REJECT

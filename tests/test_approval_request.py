@@ -5,6 +5,7 @@ from __future__ import annotations
 import email
 import json
 import logging
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -61,6 +62,12 @@ def slack_webhook() -> Iterator[FakeSlack]:
     server.server_close()
 
 
+def review_link(slack_message: dict) -> str:
+    """The review button's URL in a Slack request message: where an approver finds the link."""
+    (actions,) = [b for b in slack_message["blocks"] if b["type"] == "actions"]
+    return next(b["url"] for b in actions["elements"] if b["action_id"] == "review")
+
+
 def sent_emails(stack) -> list[Message]:
     from moto.ses.models import ses_backends
 
@@ -74,14 +81,18 @@ def enable_email(stack, monkeypatch) -> None:
     monkeypatch.setenv("EMAIL_TO", ", ".join(RECIPIENTS))
 
 
-def test_request_stores_pending_record_and_returns_signed_review_link(approval_stack, caplog):
+def test_request_stores_pending_record_and_sends_a_signed_review_link(
+    approval_stack, slack_webhook, monkeypatch, caplog
+):
     caplog.set_level(logging.DEBUG, logger="approval")
+    monkeypatch.setenv("SLACK_WEBHOOK_URL", slack_webhook.url)
     event = approval_stack.event(timeoutSeconds=3600)
     before = int(time.time())
     result = lambda_handler(event, None)
 
-    assert set(result) == {"approvalId", "reviewUrl", "expiresAt", "notified"}
-    assert result["notified"] == []
+    # The result goes into the execution history: the id, never the link.
+    assert set(result) == {"approvalId", "expiresAt", "notified"}
+    assert result["notified"] == ["slack"]
     item = approval_stack.item(result["approvalId"])
     assert item["status"]["S"] == "PENDING"
     assert item["task_token"]["S"] == event["taskToken"]
@@ -96,7 +107,7 @@ def test_request_stores_pending_record_and_returns_signed_review_link(approval_s
     assert item["created_at"]["S"].endswith("Z")
     assert len(result["approvalId"]) == 22  # 16 random bytes, base64url
 
-    url = urlsplit(result["reviewUrl"])
+    url = urlsplit(review_link(slack_webhook.received[-1]))
     assert f"{url.scheme}://{url.netloc}" == approval_stack.url and url.path == "/review"
     query = {k: v[0] for k, v in parse_qs(url.query).items()}
     assert query["id"] == result["approvalId"] and int(query["exp"]) == expires_at
@@ -183,8 +194,10 @@ def test_email_through_ses_has_text_and_html_parts_with_the_signed_link(
         if not p.is_multipart()
     }
     text, html = parts["text/plain"], parts["text/html"]
-    assert result["reviewUrl"] in text
-    assert result["reviewUrl"].replace("&", "&amp;") in html
+    link = re.search(r"https?://\S+/review\?\S+", text).group(0)
+    query = parse_qs(urlsplit(link).query)
+    assert query["id"] == [result["approvalId"]]
+    assert link.replace("&", "&amp;") in html
     for body in (text, html):
         assert event["modelPackageArn"] in body
         assert "mse" in body and "passes" in body
@@ -205,7 +218,9 @@ def test_slack_webhook_gets_block_kit_with_review_link_and_confirmed_buttons(
     assert "abalone-models v3" in message["text"]
     (actions,) = [b for b in message["blocks"] if b["type"] == "actions"]
     buttons = {b["action_id"]: b for b in actions["elements"]}
-    assert buttons["review"]["url"] == result["reviewUrl"]
+    review = urlsplit(buttons["review"]["url"])
+    assert f"{review.scheme}://{review.netloc}{review.path}" == f"{approval_stack.url}/review"
+    assert parse_qs(review.query)["id"] == [result["approvalId"]]
     for action, style in (("approve", "primary"), ("reject", "danger")):
         assert buttons[action]["value"] == result["approvalId"]
         assert buttons[action]["style"] == style
@@ -249,7 +264,9 @@ def test_when_every_channel_fails_the_request_raises_and_the_approval_is_withdra
     assert event["taskToken"][:40] not in caplog.text
 
 
-def test_secrets_come_from_secrets_manager_once_per_container(approval_stack, monkeypatch):
+def test_secrets_come_from_secrets_manager_once_per_container(
+    approval_stack, slack_webhook, monkeypatch
+):
     import approval.aws
 
     monkeypatch.setattr(approval.aws, "_SECRETS", {})
@@ -259,13 +276,15 @@ def test_secrets_come_from_secrets_manager_once_per_container(approval_stack, mo
     ]
     monkeypatch.delenv("SIGNING_SECRET")
     monkeypatch.setenv("SIGNING_SECRET_ARN", arn)
+    monkeypatch.setenv("SLACK_WEBHOOK_URL", slack_webhook.url)
     first = approval_stack.open()
     sm.delete_secret(SecretId=arn, ForceDeleteWithoutRecovery=True)
     second = approval_stack.open()  # served from the container's cache
 
     key = approval_stack.signing_secret.encode()
-    for result in (first, second):
-        query = {k: v[0] for k, v in parse_qs(urlsplit(result["reviewUrl"]).query).items()}
+    for result, message in zip((first, second), slack_webhook.received, strict=True):
+        query = {k: v[0] for k, v in parse_qs(urlsplit(review_link(message)).query).items()}
+        assert query["id"] == result["approvalId"]
         assert verify(key, query["id"], "review", int(query["exp"]), query["sig"])
 
 

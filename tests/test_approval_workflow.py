@@ -149,7 +149,8 @@ def test_a_decision_after_the_task_timed_out_is_recorded_as_not_delivered(approv
     assert item["callback_error"]["S"] in {"TaskTimedOut", "TaskDoesNotExist", "InvalidToken"}
 
 
-def test_the_function_result_carries_the_review_link_not_the_token(approval_stack):
+def test_the_execution_history_holds_the_approval_id_never_the_link_or_token(approval_stack):
+    """Read-only roles see the history: a link there would let them open the page and decide."""
     execution_arn, approval_id, _ = approval_stack.start_workflow(f"result-{approval_stack.suffix}")
     history = approval_stack.aws.client("stepfunctions").get_execution_history(
         executionArn=execution_arn
@@ -157,5 +158,9 @@ def test_the_function_result_carries_the_review_link_not_the_token(approval_stac
     (submitted,) = [e for e in history if e["type"] == "TaskSubmitted"]
     payload = json.loads(submitted["taskSubmittedEventDetails"]["output"])["Payload"]
     assert payload["approvalId"] == approval_id
-    assert payload["reviewUrl"].startswith(f"{approval_stack.url}/review?id={approval_id}&")
+    assert set(payload) == {"approvalId", "expiresAt", "notified"}
+    everything = json.dumps(history, default=str)
+    assert approval_stack.url not in everything
+    assert "/review" not in everything and "sig=" not in everything
+    # (The token is in TaskScheduled's parameters, as on AWS; using it needs an IAM grant.)
     assert task_token(approval_stack, execution_arn) not in json.dumps(payload)

@@ -27,7 +27,7 @@ from core.settings import Settings
 from deploy import template as tpl
 from localaws import PipelineFailed, PipelineRun, local_aws
 from localaws.server import LocalAWS
-from mlops.follow import review_url
+from mlops.follow import approval_opened
 from mlops.local_workflow import LocalWorkflow, deploy_locally
 from mlops.reviewer import APPROVE, REJECT, decide
 from workflow.substitutions import ENDPOINT_NAME
@@ -226,11 +226,13 @@ def _finish(stack: Stack, execution_arn: str, timeout: float = 30) -> dict[str, 
 
 
 def _asked(stack: Stack, execution_arn: str, timeout: float = 30) -> tuple[dict[str, Any], str]:
-    """Once the approval function has answered: the request it got, and its review link."""
+    """Once the approval function has answered: the request it got, and the review link
+    from the Slack message it sent (the execution's history holds only the approval id)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         events = history(stack.sfn, execution_arn)
-        link = review_url(events)
+        opened = approval_opened(events)
+        link = opened and stack.deployed.review_link(opened.approval_id)
         if link:
             return approval_request(events), link
         time.sleep(0.05)
