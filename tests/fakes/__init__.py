@@ -1,1 +1,1 @@
-"""Stand-ins used by the tests: a recording approval Lambda, patches for moto's gaps."""
+"""Stand-ins used by the tests: the workflow stack deployed from the template, fake AWS homes."""
