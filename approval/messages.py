@@ -34,8 +34,9 @@ class NotificationFailed(RuntimeError):
 def notify(config: Config, approval: Approval, review_url: str) -> list[str]:
     """Send on every configured channel; the names of those that delivered, in order.
 
-    With no channel configured, nothing is sent and [] is returned: the caller still has
-    the review URL (it is in the function's result, e.g. for the local CLI to print).
+    With no channel configured, nothing is sent and [] is returned, with a warning: the link
+    leaves the function only in its messages, so nobody can open the page until the approval
+    times out: configure at least one channel (README, "How approvers receive and use links").
     """
     senders = []
     if config.slack_webhook.configured:
