@@ -23,7 +23,7 @@ from pathlib import Path
 
 from clients.s3 import ensure_bucket
 from clients.session import Target
-from core.files import write_atomic
+from core.files import owner_tag, remove_stale, write_atomic
 from core.settings import SCRIPTS_DIR, Settings, package_dir
 
 #: The sources a build depends on, by the name their files are hashed under; found where the
@@ -50,6 +50,11 @@ class Build:
 def default_cache_dir() -> Path:
     base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
     return Path(base) / "mlops" / "definitions"
+
+
+def remove_stale_builds(cache_dir: Path) -> list[Path]:
+    """Remove what killed processes left half-stored in the cache (their `.partial` folders)."""
+    return remove_stale(cache_dir)
 
 
 def build_definition(settings: Settings, target: Target) -> str:
@@ -103,18 +108,28 @@ def build_key(settings: Settings, account_id: str) -> str:
 
 
 def _store(entry: Path, build: Build, uris: list[str], s3, bucket: str) -> None:
-    staging = entry.with_name(entry.name + ".partial")
-    staging.mkdir(parents=True, exist_ok=True)
-    objects = {}
-    for index, uri in enumerate(uris):
-        name = f"object-{index}"
-        body = s3.get_object(Bucket=bucket, Key=uri.removeprefix(f"s3://{bucket}/"))["Body"]
-        write_atomic(staging / name, body.read())
-        objects[uri] = name
-    write_atomic(staging / "objects.json", json.dumps(objects, indent=1))
-    write_atomic(staging / DEFINITION_FILE, build.definition)
-    write_atomic(staging / ASL_FILE, build.asl)
+    """Assemble the entry in this process's own staging folder, then rename it into place.
+
+    The cache only saves time, so a cache that cannot be written (full disk, read-only home)
+    leaves this build uncached rather than failing the run. An interrupted store removes its
+    folder; one killed outright leaves it to the next run (`remove_stale_builds`), since the
+    folder's name says which process owned it. A rename that fails because another run stored
+    the same build first is fine too.
+    """
+    staging = entry.with_name(f"{entry.name}.{owner_tag()}.partial")
     try:
+        staging.mkdir(parents=True, exist_ok=True)
+        objects = {}
+        for index, uri in enumerate(uris):
+            name = f"object-{index}"
+            body = s3.get_object(Bucket=bucket, Key=uri.removeprefix(f"s3://{bucket}/"))["Body"]
+            write_atomic(staging / name, body.read())
+            objects[uri] = name
+        write_atomic(staging / "objects.json", json.dumps(objects, indent=1))
+        write_atomic(staging / DEFINITION_FILE, build.definition)
+        write_atomic(staging / ASL_FILE, build.asl)
         staging.rename(entry)
-    except OSError:  # another run stored the same build first
+    except BaseException as exc:
         shutil.rmtree(staging, ignore_errors=True)
+        if not isinstance(exc, OSError):
+            raise

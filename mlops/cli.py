@@ -6,14 +6,25 @@ Exit codes: 0 success, 1 the job ran and failed, 2 a usage or input error before
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
+import errno
 import gc
+import os
+import signal
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
-from core.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, DeployError, UsageError
+from core.errors import (
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_USAGE,
+    DeployError,
+    UsageError,
+)
 from core.files import write_atomic
 from core.settings import DEFAULT_DATA, Settings
 from mlops.run import APPROVE_MODES
@@ -44,14 +55,23 @@ def cmd_workflow(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     """Run the pipeline (and, without --pipeline-only, the whole workflow) locally."""
-    from mlops.run import RunRequest, check_data, new_run_id, run
+    from mlops.params import parse_params
+    from mlops.run import (
+        RunRequest,
+        check_approval_timeout,
+        check_data,
+        check_runs_dir,
+        new_run_id,
+        run,
+    )
 
-    if args.approval_timeout < 1:
-        raise UsageError(f"--approval-timeout {args.approval_timeout}: expected whole seconds >= 1")
+    # Everything a person typed is checked here, before a folder or the local AWS exists.
+    check_approval_timeout(args.approval_timeout)
+    parse_params(args.param)
     request = RunRequest(
         data=check_data(args.data),
         params=args.param,
-        runs_dir=args.runs_dir,
+        runs_dir=check_runs_dir(args.runs_dir),
         run_id=new_run_id(),
         pipeline_only=args.pipeline_only,
         approve=args.approve,
@@ -96,7 +116,15 @@ def cmd_deploy(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_start(args: argparse.Namespace, settings: Settings) -> int:
     """Start the deployed workflow; --follow prints its states until it ends."""
     from mlops.aws_commands import default_stack_name, start
+    from mlops.run import MAX_APPROVAL_TIMEOUT
 
+    # The workflow's Wait states take PollSeconds: a positive integer, and no wait outlasts
+    # the execution's one year (see MAX_APPROVAL_TIMEOUT).
+    if args.poll_seconds is not None and not 1 <= args.poll_seconds <= MAX_APPROVAL_TIMEOUT:
+        raise UsageError(
+            f"--poll-seconds {args.poll_seconds}: expected whole seconds from 1 to "
+            f"{MAX_APPROVAL_TIMEOUT}"
+        )
     return _deploy_errors(
         args,
         lambda: start(
@@ -151,8 +179,15 @@ def _add_account_flags(parser: argparse.ArgumentParser) -> None:
     )
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with its errors on one line, as every other error of the CLI (exit 2)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="mlops",
         description=(
             "SageMaker Pipelines driven by AWS Step Functions. `run` and `definition` work "
@@ -294,22 +329,83 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: What the environment did to a command (a full disk, a read-only or forbidden path), as
+#: opposed to a bug: one line and exit 1, no traceback.
+_ENVIRONMENT_ERRORS = {
+    errno.ENOSPC,
+    errno.EDQUOT,
+    errno.EROFS,
+    errno.EACCES,
+    errno.EPERM,
+    errno.EIO,
+}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     func: Callable[[argparse.Namespace, Settings], int] = args.func
+    with _sigterm_as_interrupt():
+        try:
+            settings = Settings.from_env()
+            code = func(args, settings)
+            sys.stdout.flush()  # a closed pipe raises here, not in the flush at exit
+            return code
+        except UsageError as exc:
+            _error(args, str(exc))
+            return EXIT_USAGE
+        except ValueError as exc:  # settings from the environment
+            _error(args, str(exc))
+            return EXIT_USAGE
+        except KeyboardInterrupt:
+            _error(args, "interrupted", prefix="")
+            return EXIT_INTERRUPTED
+        except BrokenPipeError:
+            return _stdout_closed(args)
+        except OSError as exc:
+            if exc.errno not in _ENVIRONMENT_ERRORS:
+                raise
+            where = f": {exc.filename}" if exc.filename else ""
+            _error(args, f"{exc.strerror or exc}{where}")
+            return EXIT_FAILED
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """SIGTERM (`kill`, a CI timeout, a container stop) ends a command as Ctrl-C does.
+
+    Python turns only SIGINT into KeyboardInterrupt; the default SIGTERM kills the process
+    before any cleanup, leaving the run's staging folders and the local AWS's work behind.
+    Signal handlers can only be set in the main thread; elsewhere SIGTERM stays as it was.
+    """
     try:
-        settings = Settings.from_env()
-        return func(args, settings)
-    except UsageError as exc:
-        print(f"mlops {args.command}: error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    except ValueError as exc:  # settings from the environment
-        print(f"mlops {args.command}: error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    except KeyboardInterrupt:
-        print(f"mlops {args.command}: interrupted", file=sys.stderr)
-        return 130
+        previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
+    except ValueError:  # not the main thread
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _stdout_closed(args: argparse.Namespace) -> int:
+    """The reader of stdout went away (`mlops run | head -1`): one line, exit 1.
+
+    As the Python docs' "Note on SIGPIPE" recommends, stdout is pointed at devnull so that
+    the flush at exit does not raise BrokenPipeError a second time.
+    """
+    # No real file descriptor behind sys.stdout (as under pytest's capture): nothing to do.
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    _error(args, "stdout was closed before all output was written")
+    return EXIT_FAILED
+
+
+def _error(args: argparse.Namespace, message: str, prefix: str = "error: ") -> None:
+    """One line on stderr; nothing at all if stderr is gone too."""
+    with contextlib.suppress(OSError, ValueError):
+        print(f"mlops {args.command}: {prefix}{message}", file=sys.stderr, flush=True)
 
 
 def console() -> NoReturn:

@@ -36,10 +36,14 @@ class StepReport:
 
 
 class Progress:
-    """Prints one line whenever a step changes state (works in a terminal and in CI logs)."""
+    """Prints one line whenever a step changes state (works in a terminal and in CI logs).
+
+    The lines only inform: once the terminal or pipe they go to is gone (`mlops run 2>&1 |
+    head`), they stop, and the run goes on to write its folder.
+    """
 
     def __init__(self, out: TextIO = sys.stderr) -> None:
-        self._out = out
+        self._out: TextIO | None = out
         self._seen: dict[str, str] = {}
 
     def plan(self, names: Iterable[str]) -> None:
@@ -56,11 +60,19 @@ class Progress:
 
     def note(self, text: str) -> None:
         """A free-form line, such as a failure's error and cause."""
-        print(f"  {text}", file=self._out, flush=True)
+        self._print(f"  {text}")
 
     def line(self, name: str, word: str, seconds: float | None = None) -> None:
         elapsed = f"{seconds:6.1f} s" if seconds is not None else ""
-        print(f"  {name:<28} {word:<10} {elapsed}".rstrip(), file=self._out, flush=True)
+        self._print(f"  {name:<28} {word:<10} {elapsed}".rstrip())
+
+    def _print(self, text: str) -> None:
+        if self._out is None:
+            return
+        try:
+            print(text, file=self._out, flush=True)
+        except (OSError, ValueError):  # closed pipe or stream: stop printing, keep running
+            self._out = None
 
 
 def summary_table(steps: Iterable[StepReport]) -> str:

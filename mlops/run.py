@@ -4,7 +4,8 @@ With `--pipeline-only` it runs the SageMaker pipeline alone; otherwise the state
 it, asks for approval through the real approval service (review page on 127.0.0.1, Slack and
 email really sent to local stand-ins) and deploys. A run writes `runs/<run-id>/` atomically:
 it is assembled in a hidden folder and renamed into place at the end, so a folder that exists
-is complete.
+is complete. An interrupted run (Ctrl-C, SIGTERM) removes its hidden folders; one killed
+outright leaves them, and the next run removes them (their names carry the process id).
 """
 
 from __future__ import annotations
@@ -29,10 +30,16 @@ from clients.s3 import read_object, split_s3_uri
 from clients.session import Target, local_account
 from core import contracts
 from core.errors import UsageError
-from core.files import write_atomic
+from core.files import owner_tag, remove_stale, write_atomic
 from core.settings import Settings
 from mlops import pipeline_run
-from mlops.builds import ASL_FILE, DEFINITION_FILE, cached_build, default_cache_dir
+from mlops.builds import (
+    ASL_FILE,
+    DEFINITION_FILE,
+    cached_build,
+    default_cache_dir,
+    remove_stale_builds,
+)
 from mlops.follow import ApprovalOpened, ExecutionFollower, phase_times
 from mlops.params import parse_params
 from mlops.progress import Progress, StepReport, metric_line, summary_table
@@ -49,6 +56,13 @@ LOCAL_POLL_SECONDS = 1
 FOLLOW_INTERVAL = 0.2
 #: The longest a local pipeline watch waits between polls; changes wake it at once.
 LOCAL_WATCH_SECONDS = 2.0
+#: The longest approval timeout that can fire. A Task's TimeoutSeconds (here
+#: TimeoutSecondsPath) is a positive integer of at most 99999999 (its default; ASL "Task
+#: workflow state", https://docs.aws.amazon.com/step-functions/latest/dg/state-task.html), but
+#: a Standard workflow execution lasts at most one year (Step Functions service quotas,
+#: https://docs.aws.amazon.com/step-functions/latest/dg/service-quotas.html): a longer
+#: timeout would end the whole execution in States.Timeout instead of rejecting the model.
+MAX_APPROVAL_TIMEOUT = 365 * 24 * 3600
 
 
 @dataclass(frozen=True)
@@ -79,12 +93,53 @@ def check_data(path: Path) -> Path:
     return path
 
 
+def check_runs_dir(path: Path) -> Path:
+    """Reject a runs folder the run could not write, before anything starts.
+
+    The folder need not exist yet: then the nearest existing parent must be a writable
+    folder. os.access reports a read-only file system (EROFS) as not writable too.
+    """
+    existing = path
+    while not existing.exists() and existing != existing.parent:
+        if existing.is_symlink():  # dangling
+            raise UsageError(f"--runs-dir {path}: {existing} is a broken symbolic link")
+        existing = existing.parent
+    if not existing.is_dir():
+        where = "" if existing == path else f" ({existing} is a file)"
+        raise UsageError(f"--runs-dir {path}: expected a folder, found a file{where}")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        where = "" if existing == path else f" ({existing} is not)"
+        raise UsageError(f"--runs-dir {path}: expected a writable folder{where}")
+    return path
+
+
+def check_approval_timeout(seconds: int) -> int:
+    """Whole seconds that Step Functions can wait on (see MAX_APPROVAL_TIMEOUT)."""
+    if not 1 <= seconds <= MAX_APPROVAL_TIMEOUT:
+        raise UsageError(
+            f"--approval-timeout {seconds}: expected whole seconds from 1 to "
+            f"{MAX_APPROVAL_TIMEOUT} (one year, the longest a Step Functions execution runs)"
+        )
+    return seconds
+
+
+def remove_leftovers(runs_dir: Path, cache_dir: Path) -> list[Path]:
+    """Remove the staging folders of runs whose process is gone (killed, not interrupted).
+
+    An interrupted run (Ctrl-C, SIGTERM) removes its own; one killed outright cannot. Each
+    folder's name carries its process id (core.files.remove_stale), so concurrent runs keep
+    theirs.
+    """
+    return remove_stale(runs_dir) + remove_stale_builds(cache_dir)
+
+
 def run(request: RunRequest, settings: Settings, out: TextIO | None = None) -> int:
     """Run locally; exit 0 when the run succeeded, 1 when it failed."""
     out = out or sys.stdout
     started = time.perf_counter()
     request.runs_dir.mkdir(parents=True, exist_ok=True)
-    staging = request.runs_dir / f".{request.run_id}.partial"
+    remove_leftovers(request.runs_dir, default_cache_dir())
+    staging = request.runs_dir / f".{request.run_id}.{owner_tag()}.partial"
     staging.mkdir()
     try:
         summary = _run(request, settings, staging, out, started)
@@ -104,7 +159,7 @@ def _run(
     progress = Progress()
     # Beside the step cache, so cached outputs are hard links rather than copies.
     with (
-        tempfile.TemporaryDirectory(prefix=".work-", dir=request.runs_dir) as work,
+        tempfile.TemporaryDirectory(prefix=f".work-{owner_tag()}-", dir=request.runs_dir) as work,
         # Hashing and storing the data spend most of their time reading the file and in
         # hashlib, which release the GIL: they run while the local AWS starts and the
         # pipeline is upserted.
@@ -387,8 +442,20 @@ def _registered_package(
 
 
 def _copy_logs(source: Path, logs: Path) -> None:
-    if source.is_dir():
-        shutil.copytree(source, logs, dirs_exist_ok=True)
+    """Copy the steps' logs into the run; a copy that fails raises its own OSError.
+
+    (shutil.copytree gathers failures into one shutil.Error without an errno, so a full disk
+    would read as a bug instead of one line saying the disk is full.)
+    """
+    if not source.is_dir():
+        return
+    for path in sorted(source.rglob("*")):
+        target = logs / path.relative_to(source)
+        if path.is_dir():
+            target.mkdir(parents=True, exist_ok=True)
+        else:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(path, target)
 
 
 def _closing(summary: dict[str, Any], run_dir: Path) -> str:

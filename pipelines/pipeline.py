@@ -30,7 +30,7 @@ def build_pipeline(settings: Settings, session: PipelineSession) -> Pipeline:
     train = steps.train_step(settings, session, params, preprocess)
     evaluate = steps.evaluate_step(settings, session, params, preprocess, train, report)
     metric = steps.gate_metric(evaluate, report)
-    register = steps.register_step(settings, session, params, train, evaluate)
+    register = steps.register_step(settings, session, train, evaluate)
     gate = steps.quality_gate_step(
         metric, params, if_steps=[register], else_steps=[steps.fail_step(metric, params)]
     )

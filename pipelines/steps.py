@@ -39,6 +39,9 @@ from pipelines.names import (
 from pipelines.parameters import PipelineParameters
 
 CSV = "text/csv"
+#: Every registered package waits for a person: the status is fixed, never a parameter, so
+#: nothing but the human decision (workflow/approval.py) approves a model.
+PENDING_MANUAL_APPROVAL = "PendingManualApproval"
 
 
 def _processor(
@@ -192,13 +195,9 @@ def gate_metric(evaluate: ProcessingStep, report: PropertyFile) -> JsonGet:
 
 
 def register_step(
-    settings: Settings,
-    session: PipelineSession,
-    params: PipelineParameters,
-    train: TrainingStep,
-    evaluate: ProcessingStep,
+    settings: Settings, session: PipelineSession, train: TrainingStep, evaluate: ProcessingStep
 ) -> ModelStep:
-    """Register the model with its metrics, awaiting a human decision.
+    """Register the model with its metrics as PendingManualApproval: a person decides.
 
     The container serves `xgboost-model` in algorithm mode, so no repack step is needed; the
     metrics URI is joined from Evaluate's output property, never a path fixed at build time.
@@ -225,7 +224,7 @@ def register_step(
             inference_instances=[settings.inference_instance_type],
             transform_instances=[settings.inference_instance_type],
             model_package_group_name=settings.model_package_group,
-            approval_status=params.model_approval_status,
+            approval_status=PENDING_MANUAL_APPROVAL,
             model_metrics=metrics,
             description=f"XGBoost regression of rings, {settings.project}",
         ),

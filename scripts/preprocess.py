@@ -12,6 +12,10 @@ costs seconds while a bad file caught by training costs a job. A bad input ends 
 on stderr and exit code 1; outputs are staged under temporary names and only renamed into place
 once all four are complete, so a failure never leaves half-written artifacts. "Row N" in
 messages is the N-th data row of the named file (the header is not counted).
+
+Spaces around a value and quotes around it are formatting, as spreadsheet exports write them:
+` M , 0.455 ,...`, `"M","0.455",...` and `" M ", "0.455"` all read as M and 0.455, in the
+header and in every column, the category included.
 """
 
 from __future__ import annotations
@@ -117,7 +121,7 @@ def read_header(path: Path) -> list[str]:
         raise InputError(f"{path}: not UTF-8 text (expected a comma-separated CSV file)") from None
     if not line.strip():
         raise InputError(f"{path}: empty file (expected a header line: {expected})")
-    names = [name.strip() for name in next(csv.reader([line]))]
+    names = [name.strip() for name in next(csv.reader([line], skipinitialspace=True))]
     if len(names) == 1:
         for sep, label in ((";", "semicolon"), ("\t", "tab"), ("|", "pipe")):
             if sep in names[0]:
@@ -153,15 +157,32 @@ def _first_row(mask: np.ndarray) -> int:
 
 def _diagnose_numbers(path: Path, names: list[str]) -> InputError:
     """Find the cell that made the fast typed read fail (slow path, only on bad input)."""
-    raw = pd.read_csv(path, header=0, names=names, dtype=str, encoding="utf-8-sig")
+    raw = pd.read_csv(
+        path, header=0, names=names, dtype=str, encoding="utf-8-sig", skipinitialspace=True
+    )
     for column in (*MEASUREMENTS, TARGET):
-        values = raw[column]
-        bad = values.notna().to_numpy() & pd.to_numeric(values, errors="coerce").isna().to_numpy()
+        values = raw[column].str.strip()
+        blank = (values == "").to_numpy()  # a quoted blank, such as " "
+        if blank.any():
+            row = _first_row(blank)
+            return InputError(
+                f"{path}: column '{column}': missing value in row {row} (rows with missing "
+                "values are rejected, expected a value in every row)"
+            )
+        numbers = pd.to_numeric(values, errors="coerce").to_numpy(dtype="float64")
+        bad = values.notna().to_numpy() & np.isnan(numbers)
         if bad.any():
             row = _first_row(bad)
             return InputError(
                 f"{path}: column '{column}': expected numbers, found "
                 f"{values.iloc[row - 1]!r} in row {row}"
+            )
+        infinite = np.isinf(numbers)  # ' inf ': the C parser reads 'inf' only without spaces
+        if infinite.any():
+            row = _first_row(infinite)
+            return InputError(
+                f"{path}: column '{column}': expected finite numbers, found "
+                f"{float(numbers[row - 1])!r} in row {row}"
             )
     return InputError(
         f"{path}: could not read numbers (expected numeric columns "
@@ -175,8 +196,17 @@ def read_file(path: Path) -> pd.DataFrame:
     dtypes = {c: "float64" for c in (*MEASUREMENTS, TARGET)}
     dtypes[CATEGORICAL] = "category"
     try:
+        # skipinitialspace drops the spaces before a value (and so finds a quote after them);
+        # the C parser's float conversion ignores those after a number. Categories keep
+        # trailing spaces, which _strip_categories removes.
         frame = pd.read_csv(
-            path, header=0, names=names, dtype=dtypes, encoding="utf-8-sig", engine="c"
+            path,
+            header=0,
+            names=names,
+            dtype=dtypes,
+            encoding="utf-8-sig",
+            engine="c",
+            skipinitialspace=True,
         )
     except pd.errors.ParserError as error:
         found = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", str(error))
@@ -192,8 +222,21 @@ def read_file(path: Path) -> pd.DataFrame:
         raise _diagnose_numbers(path, names) from None
     if frame.empty:
         raise InputError(f"{path}: header only, no data rows (expected at least {MIN_ROWS} rows)")
+    frame[CATEGORICAL] = _strip_categories(frame[CATEGORICAL])
     check_values(path, frame)
     return frame[list(INPUT_COLUMNS)]
+
+
+def _strip_categories(column: pd.Series) -> pd.Series:
+    """' M', 'M ' and 'M' are one category; a blank one is a missing value.
+
+    Each distinct category is stripped once and the rows take theirs by code, so the cost
+    grows with the categories, not the rows.
+    """
+    stripped = column.cat.categories.astype(str).str.strip()
+    labels = np.append(np.where(stripped == "", None, stripped).astype(object), None)
+    codes = column.cat.codes.to_numpy()  # -1 for a missing value: the appended None
+    return pd.Series(pd.Categorical(labels[codes]), index=column.index, name=column.name)
 
 
 def check_values(path: Path, frame: pd.DataFrame) -> None:
@@ -363,6 +406,10 @@ def main(argv: list[str] | None = None) -> int:
         print(run(args))
     except InputError as error:
         print(f"preprocess.py: error: {error}", file=sys.stderr)
+        return 1
+    except OSError as error:  # a full disk or an unwritable output: the outputs are not staged
+        where = f": {error.filename}" if error.filename else ""
+        print(f"preprocess.py: error: {error.strerror or error}{where}", file=sys.stderr)
         return 1
     return 0
 

@@ -21,7 +21,6 @@ EXPECTED_PARAMETERS = {
     "ProcessingInstanceCount",
     "TrainingInstanceType",
     "TrainingInstanceCount",
-    "ModelApprovalStatus",
     "MseThreshold",
     "MaxDepth",
     "Eta",
@@ -160,8 +159,26 @@ def test_register_metrics_uri_is_joined_from_properties(definition: dict) -> Non
     }
     container = register["InferenceSpecification"]["Containers"][0]
     assert container["ModelDataUrl"] == {"Get": "Steps.Train.ModelArtifacts.S3ModelArtifacts"}
-    assert register["ModelApprovalStatus"] == {"Get": "Parameters.ModelApprovalStatus"}
     assert register["ModelPackageGroupName"] == Settings().model_package_group
+
+
+def test_register_always_awaits_a_person(definition: dict) -> None:
+    """The status is a constant: no parameter can register a package as Approved."""
+    register = _steps(definition)["Register-RegisterModel"]["Arguments"]
+    assert register["ModelApprovalStatus"] == "PendingManualApproval"
+    assert "ModelApprovalStatus" not in {p["Name"] for p in definition["Parameters"]}
+    assert not [ref for ref in _refs(definition) if "ApprovalStatus" in ref]
+
+
+def test_the_cli_knows_the_parameters_without_building(definition: dict) -> None:
+    """`mlops run` checks --param against pipelines.parameters.DECLARED before it builds."""
+    from pipelines.parameters import DECLARED, LIMITS
+
+    assert [(p["Name"], p["Type"]) for p in definition["Parameters"]] == list(DECLARED.items())
+    numeric = {name for name, kind in DECLARED.items() if kind in {"Integer", "Float"}}
+    assert set(LIMITS) == numeric
+    defaults = {p["Name"]: p["DefaultValue"] for p in definition["Parameters"]}
+    assert all(LIMITS[name].allows(defaults[name]) for name in numeric)
 
 
 def test_fail_message_names_metric_and_threshold(definition: dict) -> None:
@@ -180,7 +197,6 @@ def test_every_parameter_is_declared_and_used(definition: dict) -> None:
     assert used == declared
     defaults = {p["Name"]: p["DefaultValue"] for p in definition["Parameters"]}
     assert defaults["MseThreshold"] == 6.0
-    assert defaults["ModelApprovalStatus"] == "PendingManualApproval"
 
 
 def test_hyperparameters_come_from_parameters(definition: dict) -> None:
