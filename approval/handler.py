@@ -16,13 +16,30 @@ Two kinds of events arrive here:
 
 Failures are pages with a status (400, 403, 404, 405, 409, 410, 413, 415, 502) and change
 nothing. Configuration comes from the environment at call time; see approval/README.md.
+
+The URL is public, so a forged request (missing or altered signature, expired link, an id
+this function never issues) is refused before any other work: its fields are checked first,
+then the signature with the signing key, and only a verified link reaches DynamoDB. A refusal
+costs no table access and no page rendering (error pages without an approval are rendered
+once per container), and is logged as one short line: its reason, status, method and path,
+never the query string, the form, a signature or a token.
+
+Logs go through `logging` only. With the function's LoggingConfig LogFormat JSON, the Lambda
+Python runtime writes each record as one JSON object, with the `extra` fields of the call
+(reason, status, approvalId, outcome, ...) as keys of their own (Lambda developer guide,
+"Log and monitor Python Lambda functions", python-logging.html; the runtime's JsonFormatter
+in awslambdaric/lambda_runtime_log_utils.py). Its own keys (timestamp, level, message,
+logger, requestId, errorType, errorMessage, stackTrace, location) are not used as extras.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import re
 import time
 from collections.abc import Callable
+from functools import lru_cache
 from typing import Any
 
 from approval import aws, pages, signing, slack
@@ -57,6 +74,15 @@ from core.contracts import TASK_TOKEN
 _LOG = logging.getLogger("approval")
 
 Route = Callable[[Request, Config], dict[str, Any]]
+#: An approval id as `approval.request` issues them (secrets.token_urlsafe); anything else in
+#: a link was not made by this function.
+_APPROVAL_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+#: A link signature: base64url, unpadded, of an HMAC-SHA256 (32 bytes).
+_SIGNATURE = re.compile(r"[A-Za-z0-9_-]{43}")
+#: Longest method and path a refusal's log line repeats.
+_LOGGED_METHOD, _LOGGED_PATH = 16, 64
+#: Set by the Lambda runtime from LoggingConfig.ApplicationLogLevel; it then rules the level.
+_LAMBDA_LOG_LEVEL = "AWS_LAMBDA_LOG_LEVEL"
 
 
 def lambda_handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
@@ -79,37 +105,77 @@ def handle_http(event: dict[str, Any]) -> dict[str, Any]:
     route = _ROUTES.get(request.path)
     try:
         if route is None:
-            raise HttpError(404, "Not found", "There is nothing at this address.")
+            raise HttpError(
+                404, "Not found", "There is nothing at this address.", reason="no_route"
+            )
         method, serve = route
         if request.method != method:
             raise HttpError(
                 405,
                 "Method not allowed",
                 f"This address only accepts {method}.",
+                reason="wrong_method",
                 headers={"Allow": method},
             )
         return serve(request, _config())
     except HttpError as error:
-        _LOG.info(
-            "%s %s refused: %d %s (from %s)",
-            request.method,
-            request.path,
-            error.status,
-            error.title,
-            request.source_ip or "unknown",
-        )
+        _log_refusal(request, error)
         if request.path == _SLACK_PATH:
             return json_response(error.status, {"text": error.message}, error.headers)
-        page = pages.error_page(error.title, error.message, error.approval)
+        if error.approval is None:
+            page = _static_error_page(error.title, error.message)
+        else:
+            page = pages.error_page(error.title, error.message, error.approval)
         return html_response(error.status, page, error.headers)
     except ConfigError as error:
-        _LOG.error("approval function misconfigured: %s", error)
+        _LOG.error("approval function misconfigured: %s", error, extra={"outcome": "misconfigured"})
         return _unavailable(request, "The approval service is not configured.")
     except Exception as error:  # e.g. DynamoDB unavailable: say so, in our page, not a 502
+        code = aws.error_code(error)
         _LOG.error(
-            "%s %s failed: %s", request.method, request.path, aws.error_code(error), exc_info=True
+            "%s %s failed: %s",
+            *_logged_route(request),
+            code,
+            exc_info=True,
+            extra={"outcome": "failed", "errorCode": code},
         )
         return _unavailable(request, "The approval service failed; nothing was decided.")
+
+
+def _log_refusal(request: Request, error: HttpError) -> None:
+    """One short line: why, which status, which route; nothing the client sent beyond that."""
+    method, path = _logged_route(request)
+    _LOG.log(
+        logging.WARNING if error.status == 403 else logging.INFO,
+        "refused %s %s: %s (%d)",
+        method,
+        path,
+        error.reason,
+        error.status,
+        extra={
+            "outcome": "refused",
+            "reason": error.reason,
+            "status": error.status,
+            "method": method,
+            "path": path,
+            "sourceIp": request.source_ip[:45],
+        },
+    )
+
+
+def _logged_route(request: Request) -> tuple[str, str]:
+    """The method and path as logs show them: short and printable (both come from outside)."""
+
+    def printable(text: str, limit: int) -> str:
+        return "".join(c if c.isprintable() else "?" for c in text[:limit])
+
+    return printable(request.method, _LOGGED_METHOD), printable(request.path, _LOGGED_PATH)
+
+
+@lru_cache(maxsize=32)
+def _static_error_page(title: str, message: str) -> str:
+    """An error page that shows no approval: the same text always, so rendered once."""
+    return pages.error_page(title, message)
 
 
 def _unavailable(request: Request, message: str) -> dict[str, Any]:
@@ -120,11 +186,9 @@ def _unavailable(request: Request, message: str) -> dict[str, Any]:
 
 def review(request: Request, config: Config) -> dict[str, Any]:
     """GET /review: verify the link, show the page. Reads only; never writes."""
-    query = request.query()
-    approval_id, expires_at = _link_fields(query)
+    approval_id, expires_at, signature = _link(request.query())
     key = aws.signing_key(config.signing_secret)
-    _check_signature(key, approval_id, REVIEW, expires_at, query.get(FIELD_SIGNATURE))
-    _check_not_expired(expires_at)
+    _check_signature(key, approval_id, REVIEW, expires_at, signature)
     store = ApprovalStore(aws.client("dynamodb"), config.table, config.retention_days)
     try:
         approval = store.get(approval_id)
@@ -140,19 +204,19 @@ def review(request: Request, config: Config) -> dict[str, Any]:
 def decision(request: Request, config: Config) -> dict[str, Any]:
     """POST /decision: the Approve or Reject form of the review page."""
     form = request.form()
-    signature = form.get(FIELD_SIGNATURE, "")
-    if not signature:
-        raise _forbidden()
-    approval_id, expires_at = _link_fields(form)
+    approval_id, expires_at, signature = _link(form)
     action = form.get(FIELD_ACTION, "")
     if action not in DECISIONS:
-        raise _bad_request(f"The form's '{FIELD_ACTION}' must be {APPROVE} or {REJECT}.")
+        raise _bad_request(
+            f"The form's '{FIELD_ACTION}' must be {APPROVE} or {REJECT}.", "bad_action"
+        )
     key = aws.signing_key(config.signing_secret)
     _check_signature(key, approval_id, action, expires_at, signature)
-    _check_not_expired(expires_at)
     decided_by = _clean(form.get(FIELD_DECIDED_BY, ""), MAX_NAME_LENGTH, "Your name or email")
     if not decided_by:
-        raise _bad_request("Please give your name or email: decisions record who made them.")
+        raise _bad_request(
+            "Please give your name or email: decisions record who made them.", "missing_name"
+        )
     comment = _clean(form.get(FIELD_COMMENT, ""), MAX_COMMENT_LENGTH, "The comment", multiline=True)
     try:
         approval = decide(config, approval_id, action, decided_by, comment, VIA_WEB)
@@ -167,23 +231,34 @@ def decision(request: Request, config: Config) -> dict[str, Any]:
 def slack_action(request: Request, config: Config) -> dict[str, Any]:
     """POST /slack: an Approve/Reject button clicked in Slack, answered in Slack's terms."""
     if not config.slack_signing_secret.configured:
-        raise HttpError(404, "Not found", "Slack interactivity is not configured.")
-    # Only this route needs urllib's HTTP client (a third of the package's import time).
-    from approval.messages import post_json, slack_decision_message
-
+        raise HttpError(
+            404, "Not found", "Slack interactivity is not configured.", reason="slack_off"
+        )
     body = request.body()
+    if not (
+        request.headers.get(slack.TIMESTAMP_HEADER) and request.headers.get(slack.SIGNATURE_HEADER)
+    ):
+        # Unsigned: refused without fetching the signing secret.
+        raise HttpError(
+            403, "Forbidden", "missing Slack signature headers", reason="slack_unsigned"
+        )
     try:
         slack.verify(aws.secret(config.slack_signing_secret), request.headers, body)
     except slack.SlackRequestRefused as refused:
-        raise HttpError(403, "Forbidden", str(refused)) from None
+        raise HttpError(403, "Forbidden", str(refused), reason="slack_unverified") from None
     try:
         interaction = slack.parse_interaction(body)
     except ValueError as error:
-        raise HttpError(400, "Bad request", str(error)) from None
+        raise HttpError(400, "Bad request", str(error), reason="slack_payload") from None
     if interaction.action not in DECISIONS:
         return json_response(200, {})  # e.g. the Review link button: nothing to decide
     if not interaction.approval_id:
-        raise HttpError(400, "Bad request", "The button carries no approval id.")
+        raise HttpError(
+            400, "Bad request", "The button carries no approval id.", reason="slack_payload"
+        )
+    # Only this route needs urllib's HTTP client (a third of the package's import time).
+    from approval.messages import post_json, slack_decision_message
+
     try:
         approval = decide(
             config, interaction.approval_id, interaction.action, interaction.user, "", VIA_SLACK
@@ -201,6 +276,11 @@ def slack_action(request: Request, config: Config) -> dict[str, Any]:
                 "approval %s: updating the Slack message failed: %s",
                 approval.approval_id,
                 type(exc).__name__,
+                extra={
+                    "approvalId": approval.approval_id,
+                    "outcome": "slack_update_failed",
+                    "failure": type(exc).__name__,
+                },
             )
     return json_response(200, message)
 
@@ -212,39 +292,50 @@ def _slack_notice(text: str) -> dict[str, Any]:
     )
 
 
-def _link_fields(fields: dict[str, str]) -> tuple[str, int]:
+def _link(fields: dict[str, str]) -> tuple[str, int, str]:
+    """A link's (approval id, expiry, signature), refused unless it can be one of ours.
+
+    Everything here costs nothing: no secret, no table. A link that fails these checks was
+    never issued by this function (or is past its life), so it gets no further.
+    """
     approval_id = fields.get(FIELD_ID, "")
     if not approval_id:
-        raise _bad_request(f"The request lacks the '{FIELD_ID}' field.")
+        raise _bad_request(f"The request lacks the '{FIELD_ID}' field.", "missing_id")
     try:
-        return approval_id, int(fields.get(FIELD_EXPIRES, ""))
+        expires_at = int(fields.get(FIELD_EXPIRES, ""))
     except ValueError:
-        raise _bad_request(f"The request lacks a valid '{FIELD_EXPIRES}' field.") from None
+        raise _bad_request(
+            f"The request lacks a valid '{FIELD_EXPIRES}' field.", "bad_expiry"
+        ) from None
+    signature = fields.get(FIELD_SIGNATURE, "")
+    if not signature:
+        raise _forbidden("missing_signature")
+    if not _SIGNATURE.fullmatch(signature):
+        raise _forbidden("bad_signature")
+    if not _APPROVAL_ID.fullmatch(approval_id):
+        raise _forbidden("unknown_id")
+    if time.time() >= expires_at:
+        raise HttpError(
+            410,
+            "Link expired",
+            "This approval link has expired; nothing was changed.",
+            reason="expired",
+        )
+    return approval_id, expires_at, signature
 
 
 def _check_signature(
-    key: bytes, approval_id: str, action: str, expires_at: int, signature: str | None
+    key: bytes, approval_id: str, action: str, expires_at: int, signature: str
 ) -> None:
-    if not signing.verify(key, approval_id, action, expires_at, signature or ""):
-        _LOG.warning(
-            "approval %r: refused %s signature %s",
-            approval_id[:64],
-            action,
-            signing.redact(signature or ""),
-        )
-        raise _forbidden()
-
-
-def _check_not_expired(expires_at: int) -> None:
-    if time.time() >= expires_at:
-        raise HttpError(410, "Link expired", "This approval link has expired; nothing was changed.")
+    if not signing.verify(key, approval_id, action, expires_at, signature):
+        raise _forbidden("bad_signature")
 
 
 def _clean(value: str, limit: int, label: str, *, multiline: bool = False) -> str:
     """The value as it will be stored (`clean_text`), refused beyond `limit` characters."""
     value = clean_text(value, multiline=multiline)
     if len(value) > limit:
-        raise _bad_request(f"{label} is longer than {limit} characters.")
+        raise _bad_request(f"{label} is longer than {limit} characters.", "too_long")
     return value
 
 
@@ -255,6 +346,7 @@ def _closed(closed: ApprovalClosed) -> HttpError:
             410,
             "Approval closed",
             "This approval expired or was withdrawn without a decision.",
+            reason="closed",
             approval=approval,
         )
     return HttpError(
@@ -262,26 +354,37 @@ def _closed(closed: ApprovalClosed) -> HttpError:
         "Already decided",
         f"This approval was already {approval.status.lower()} by {approval.decided_by} "
         f"at {approval.decided_at}; your decision was not recorded.",
+        reason="already_decided",
         approval=approval,
     )
 
 
-def _forbidden() -> HttpError:
+def _forbidden(reason: str) -> HttpError:
     return HttpError(
-        403, "Invalid link", "This link is not valid (it is incomplete or was altered)."
+        403,
+        "Invalid link",
+        "This link is not valid (it is incomplete or was altered).",
+        reason=reason,
     )
 
 
 def _not_found() -> HttpError:
-    return HttpError(404, "Approval not found", "No approval matches this link.")
+    return HttpError(
+        404, "Approval not found", "No approval matches this link.", reason="unknown_id"
+    )
 
 
-def _bad_request(message: str) -> HttpError:
-    return HttpError(400, "Bad request", message)
+def _bad_request(message: str, reason: str) -> HttpError:
+    return HttpError(400, "Bad request", message, reason=reason)
 
 
 def _config() -> Config:
     config = Config.from_env()
+    if os.environ.get(_LAMBDA_LOG_LEVEL):
+        # On AWS the function's LoggingConfig.ApplicationLogLevel sets the root logger's
+        # level; a level on this logger would override it for the package's records.
+        _LOG.setLevel(logging.NOTSET)
+        return config
     try:
         _LOG.setLevel(config.log_level.upper())
     except ValueError:

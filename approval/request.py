@@ -62,6 +62,13 @@ def open_approval(event: dict[str, Any], config: Config, now: float | None = Non
         approval.model_package_arn,
         approval.expires_at_iso,
         notified or "nobody",
+        extra={
+            "approvalId": approval.approval_id,
+            "outcome": "opened",
+            "modelPackageArn": approval.model_package_arn,
+            "expiresAt": approval.expires_at_iso,
+            "notified": list(notified),
+        },
     )
     return {
         APPROVAL_ID: approval.approval_id,

@@ -129,7 +129,7 @@ class ApprovalStore:
         decided, or expired) - in which case nothing was written.
         """
         now = time.time() if now is None else now
-        decided = {
+        decided: dict[str, Any] = {
             "status": status,
             "decided_by": decided_by,
             "decided_at": iso_time(now),

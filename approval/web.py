@@ -35,7 +35,11 @@ MAX_FIELDS = 20
 
 
 class HttpError(Exception):
-    """An error the reviewer sees as a page with this status; nothing was changed."""
+    """An error the reviewer sees as a page with this status; nothing was changed.
+
+    `reason` is the short, fixed word the refusal is logged under (e.g. "bad_signature"); by
+    default the title in snake case. It never carries request data.
+    """
 
     def __init__(
         self,
@@ -43,6 +47,7 @@ class HttpError(Exception):
         title: str,
         message: str,
         *,
+        reason: str = "",
         approval: Approval | None = None,
         headers: dict[str, str] | None = None,
     ):
@@ -50,6 +55,7 @@ class HttpError(Exception):
         self.status = status
         self.title = title
         self.message = message
+        self.reason = reason or "_".join(title.lower().split())
         self.approval = approval
         self.headers = headers or {}
 
@@ -97,7 +103,9 @@ class Request:
                 else self.raw_body.encode()
             )
         except (binascii.Error, ValueError):
-            raise HttpError(400, "Bad request", "The request body is not valid.") from None
+            raise HttpError(
+                400, "Bad request", "The request body is not valid.", reason="bad_body"
+            ) from None
         if len(data) > MAX_BODY_BYTES:
             raise _too_large()
         return data
@@ -107,12 +115,17 @@ class Request:
         content_type = self.headers.get("content-type", "").split(";")[0].strip().lower()
         if content_type != FORM_TYPE:
             raise HttpError(
-                415, "Unsupported form", f"Send the form as {FORM_TYPE}, as the review page does."
+                415,
+                "Unsupported form",
+                f"Send the form as {FORM_TYPE}, as the review page does.",
+                reason="not_a_form",
             )
         try:
             return _pairs(self.body().decode())
         except UnicodeDecodeError:
-            raise HttpError(400, "Bad request", "The form could not be read.") from None
+            raise HttpError(
+                400, "Bad request", "The form could not be read.", reason="bad_form"
+            ) from None
 
 
 def _pairs(encoded: str) -> dict[str, str]:
@@ -120,7 +133,7 @@ def _pairs(encoded: str) -> dict[str, str]:
     try:
         fields = parse_qsl(encoded, keep_blank_values=True, max_num_fields=MAX_FIELDS)
     except ValueError:
-        raise HttpError(400, "Bad request", "Too many fields.") from None
+        raise HttpError(400, "Bad request", "Too many fields.", reason="too_many_fields") from None
     for name, value in fields:
         pairs.setdefault(name, value)
     return pairs
@@ -128,7 +141,10 @@ def _pairs(encoded: str) -> dict[str, str]:
 
 def _too_large() -> HttpError:
     return HttpError(
-        413, "Request too large", f"Requests are limited to {MAX_BODY_BYTES // 1024} KiB."
+        413,
+        "Request too large",
+        f"Requests are limited to {MAX_BODY_BYTES // 1024} KiB.",
+        reason="too_large",
     )
 
 

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib.util import find_spec
 from pathlib import Path
+from typing import Any
 
 _CORE_DIR = Path(__file__).resolve().parent
 #: The folder holding the project's packages: the repository in a checkout (tests and dev
@@ -120,10 +122,11 @@ class Settings:
         return "/".join((self.pipeline_name, *parts))
 
     @classmethod
-    def from_env(cls, environ: dict[str, str] | None = None, **overrides: object) -> Settings:
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
         """Settings with MLOPS_<FIELD> variables and explicit overrides applied, in that order."""
         environ = os.environ if environ is None else environ
-        values: dict[str, object] = {}
+        # Each value is of its field's type: _coerce converts by the field's annotation.
+        values: dict[str, Any] = {}
         for f in dataclasses.fields(cls):
             raw = environ.get(ENV_PREFIX + f.name.upper())
             if raw is not None and f.name != "hyperparameters":

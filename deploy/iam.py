@@ -18,15 +18,14 @@ from core.settings import Settings
 
 Json = dict[str, Any]
 POLICY_VERSION = "2012-10-17"
+#: The callbacks that complete a `.waitForTaskToken` task. A task token is no resource IAM
+#: can name, so they are authorized on "*".
+TASK_CALLBACK_ACTIONS = frozenset({"states:SendTaskSuccess", "states:SendTaskFailure"})
 #: Actions whose authorization has no resource type: AWS requires "Resource": "*".
-RESOURCELESS_ACTIONS = frozenset(
-    {
-        "states:SendTaskSuccess",
-        "states:SendTaskFailure",
-        "states:SendTaskHeartbeat",
-        "sagemaker:ListEndpoints",
-    }
-)
+RESOURCELESS_ACTIONS = TASK_CALLBACK_ACTIONS | {
+    "states:SendTaskHeartbeat",
+    "sagemaker:ListEndpoints",
+}
 #: A Task's Resource for a service integration: arn:<partition>:states:::<service>:<api>[.<mode>]
 _INTEGRATION = re.compile(
     r"^arn:[^:]+:states:::(?:aws-sdk:)?([a-z0-9-]+):([A-Za-z0-9]+)(?:\.\w+)?$"

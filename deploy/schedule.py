@@ -43,8 +43,8 @@ class _Field:
         if value is None or not self.low <= value <= self.high:
             allowed = f"{self.low}-{self.high}"
             if self.names:
-                allowed += f" or {min(self.names, key=self.names.get)}-"
-                allowed += max(self.names, key=self.names.get)
+                allowed += f" or {min(self.names, key=self.names.__getitem__)}-"
+                allowed += max(self.names, key=self.names.__getitem__)
             raise _bad(expression, f"{self.name} value {token!r} is not in {allowed}")
         return value
 

@@ -38,6 +38,20 @@ SCHEDULE_RETRIES = 3
 SCHEDULE_MAX_EVENT_AGE_SECONDS = 6 * 3600
 DLQ_RETENTION_SECONDS = 14 * 24 * 3600
 SECRET_LENGTH = 64
+#: Approval function invocations that may run at once (reserved concurrency). Its URL is
+#: public: a flood of requests is throttled (HTTP 429 from the Function URL) at this many
+#: rather than taking the account's whole Lambda concurrency. A reviewer's request takes well
+#: under a second, so 10 serves many reviewers at once.
+DEFAULT_APPROVAL_CONCURRENCY = 10
+#: Lambda writes the function's logs as JSON (one object per record; the approval package
+#: logs its fields, e.g. reason and approvalId, as keys). Application records from INFO; of
+#: Lambda's own platform records only warnings and errors, so a flood of refused requests
+#: does not add START/END/REPORT lines. See "Configuring JSON and plain text log formats" and
+#: "Log-level filtering" in the Lambda developer guide (monitoring-cloudwatchlogs-logformat,
+#: monitoring-cloudwatchlogs-log-level).
+FUNCTION_LOG_FORMAT = "JSON"
+FUNCTION_APPLICATION_LOG_LEVEL = "INFO"
+FUNCTION_SYSTEM_LOG_LEVEL = "WARN"
 
 # Parameters.
 SAGEMAKER_ROLE_ARN = "SageMakerRoleArn"
@@ -53,6 +67,7 @@ APPROVAL_EMAIL_SENDER = "ApprovalEmailSender"
 SLACK_WEBHOOK_SECRET_ARN = "SlackWebhookSecretArn"
 SLACK_SIGNING_SECRET_ARN = "SlackSigningSecretArn"
 APPROVAL_BASE_URL = "ApprovalBaseUrl"
+APPROVAL_CONCURRENCY = "ApprovalReservedConcurrency"
 
 # Conditions.
 HAS_NOTIFICATION_EMAIL = "HasNotificationEmail"
@@ -196,6 +211,16 @@ def _parameters() -> Json:
             "another base here, e.g. a custom domain",
             "",
         ),
+        APPROVAL_CONCURRENCY: {
+            "Type": "Number",
+            "Description": (
+                "Reserved concurrency of the approval function: at most this many run at once, "
+                "so requests to its public URL cannot use up the account's Lambda concurrency "
+                "(Lambda keeps 100 of the account's quota unreserved)"
+            ),
+            "Default": str(DEFAULT_APPROVAL_CONCURRENCY),
+            "MinValue": 1,
+        },
     }
 
 
@@ -262,8 +287,9 @@ def _approval(settings: Settings) -> Json:
                 _if(HAS_SLACK_SIGNING, ref(SLACK_SIGNING_SECRET_ARN)),
             ],
         ),
-        # Task tokens are not resources IAM can name: AWS requires "*" for these two.
-        iam.statement(sorted(iam.RESOURCELESS_ACTIONS - {"states:SendTaskHeartbeat"}), "*"),
+        # Task tokens are not resources IAM can name: AWS requires "*" for these two. (Only
+        # these: the function calls nothing else that is authorized on no resource.)
+        iam.statement(iam.TASK_CALLBACK_ACTIONS, "*"),
         _if(
             HAS_APPROVAL_EMAIL,
             iam.statement(
@@ -328,7 +354,13 @@ def _approval(settings: Settings) -> Json:
                 "Timeout": 30,
                 "Code": {"S3Bucket": ref(CODE_BUCKET), "S3Key": ref(CODE_KEY)},
                 "Role": get_att(FUNCTION_ROLE, "Arn"),
-                "LoggingConfig": {"LogGroup": ref(FUNCTION_LOGS)},
+                "ReservedConcurrentExecutions": ref(APPROVAL_CONCURRENCY),
+                "LoggingConfig": {
+                    "LogFormat": FUNCTION_LOG_FORMAT,
+                    "ApplicationLogLevel": FUNCTION_APPLICATION_LOG_LEVEL,
+                    "SystemLogLevel": FUNCTION_SYSTEM_LOG_LEVEL,
+                    "LogGroup": ref(FUNCTION_LOGS),
+                },
                 "Environment": {
                     "Variables": {
                         "APPROVAL_TABLE": ref(TABLE),

@@ -17,7 +17,14 @@ CreateChangeSet/ExecuteChangeSet calls has every resource really created:
    substitute and use the backend the API serves.
 3. ExecuteChangeSet leaves the stack's template, outputs and recorded parameters as they were
    before the change set (a created stack has no outputs at all). `ChangeSet.apply` is
-   replaced with one that refreshes them after applying the changes.
+   replaced with one that refreshes them after applying the changes. Whether a change set
+   changes any parameter is decided on their text, as CloudFormation's values are text:
+   moto resolves a given Number parameter to a number but its default to text, so the same
+   value passed on with UsePreviousValue would otherwise count as a change, every time.
+4. `AWS::Lambda::Function`: moto ignores LoggingConfig, and ReservedConcurrentExecutions on
+   an update. The function's update is wrapped to apply the concurrency through the Lambda
+   backend, its create and update to keep LoggingConfig, and its configuration (what
+   GetFunction and GetFunctionConfiguration return) to include it, as Lambda's does.
 
 The replaced methods are swapped in by `install()`, which keeps moto's originals, and put back
 by `uninstall()`. The local AWS installs the seam when the first CloudFormation request
@@ -34,9 +41,11 @@ from contextlib import suppress
 from datetime import datetime
 from typing import Any
 
+from moto.awslambda.models import LambdaFunction
+from moto.awslambda.utils import get_backend as lambda_backend
 from moto.cloudformation import parsing
 from moto.cloudformation.exceptions import UnformattedGetAttTemplateException, ValidationError
-from moto.cloudformation.models import ChangeSet, cloudformation_backends
+from moto.cloudformation.models import ChangeSet, Stack, cloudformation_backends
 from moto.core.common_models import CloudFormationModel
 from moto.stepfunctions.models import StateMachine
 from moto.stepfunctions.utils import cfn_to_api_tags
@@ -82,6 +91,10 @@ def _replacements() -> list[tuple[type, str, Any]]:
         (StateMachine, "update_from_cloudformation_json", classmethod(_update_state_machine)),
         (StateMachine, "delete_from_cloudformation_json", classmethod(_delete_state_machine)),
         (ChangeSet, "apply", _apply_change_set),
+        (Stack, "has_parameters", _has_parameters),
+        (LambdaFunction, "create_from_cloudformation_json", classmethod(_create_function)),
+        (LambdaFunction, "update_from_cloudformation_json", classmethod(_update_function)),
+        (LambdaFunction, "get_configuration", _function_configuration),
     ]
 
 
@@ -204,6 +217,78 @@ def _apply_change_set(self: ChangeSet) -> None:
                 stack.stack_id, message="Export names must be unique across a given region"
             )
         exports[export.name] = export
+
+
+def _has_parameters(self: Stack, other_parameters: dict[str, Any]) -> bool:
+    """Whether the stack has these parameter values, compared as the text CloudFormation uses."""
+
+    def text(parameters: dict[str, Any]) -> dict[str, str]:
+        return {
+            name: ",".join(map(str, value)) if isinstance(value, list) else str(value)
+            for name, value in parameters.items()
+        }
+
+    return text(self.parameters) == text(other_parameters)
+
+
+# -- AWS::Lambda::Function ----------------------------------------------------------------------
+
+#: Where the bridge keeps a function's LoggingConfig (moto's LambdaFunction has no such field).
+_LOGGING_CONFIG = "_cfn_logging_config"
+
+
+def _create_function(
+    cls: type[LambdaFunction],
+    resource_name: str,
+    cloudformation_json: dict[str, Any],
+    account_id: str,
+    region_name: str,
+    **kwargs: Any,
+) -> LambdaFunction:
+    original = _ORIGINALS[(LambdaFunction, "create_from_cloudformation_json")]
+    function = original.__func__(
+        cls, resource_name, cloudformation_json, account_id, region_name, **kwargs
+    )
+    _keep_logging_config(function, cloudformation_json.get("Properties", {}))
+    return function
+
+
+def _update_function(
+    cls: type[LambdaFunction],
+    original_resource: LambdaFunction,
+    new_resource_name: str,
+    cloudformation_json: dict[str, Any],
+    account_id: str,
+    region_name: str,
+) -> LambdaFunction:
+    original = _ORIGINALS[(LambdaFunction, "update_from_cloudformation_json")]
+    function = original.__func__(
+        cls, original_resource, new_resource_name, cloudformation_json, account_id, region_name
+    )
+    properties = cloudformation_json.get("Properties", {})
+    backend = lambda_backend(account_id, region_name)  # the one the API serves
+    if properties.get("ReservedConcurrentExecutions") is None:
+        backend.delete_function_concurrency(function.function_name)
+    else:
+        backend.put_function_concurrency(
+            function.function_name, properties["ReservedConcurrentExecutions"]
+        )
+    _keep_logging_config(function, properties)
+    return function
+
+
+def _keep_logging_config(function: LambdaFunction, properties: dict[str, Any]) -> None:
+    given = properties.get("LoggingConfig") or {}
+    config = {"LogFormat": "Text", "LogGroup": f"/aws/lambda/{function.function_name}", **given}
+    setattr(function, _LOGGING_CONFIG, config)
+
+
+def _function_configuration(self: LambdaFunction, on_create: bool = False) -> dict[str, Any]:
+    config: dict[str, Any] = _ORIGINALS[(LambdaFunction, "get_configuration")](self, on_create)
+    logging_config = getattr(self, _LOGGING_CONFIG, None)
+    if logging_config is not None:
+        config["LoggingConfig"] = dict(logging_config)
+    return config
 
 
 # -- the resource types moto lacks ---------------------------------------------------------------

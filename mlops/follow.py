@@ -92,7 +92,9 @@ def failure_line(event: Mapping[str, Any]) -> str | None:
     kind = event["type"]
     if not kind.endswith(("Failed", "TimedOut", "Aborted")):
         return None
-    details = next((v for k, v in event.items() if k.endswith("EventDetails")), {}) or {}
+    details: Mapping[str, Any] = (
+        next((v for k, v in event.items() if k.endswith("EventDetails")), {}) or {}
+    )
     cause = str(details.get("cause", ""))[:_CAUSE_CHARS]
     return f"{kind}: {details.get('error', '')} {cause}".rstrip()
 

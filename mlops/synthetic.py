@@ -24,6 +24,8 @@ from core.settings import DEFAULT_DATA, SCRIPTS_DIR
 def _schema() -> tuple[tuple[str, ...], tuple[str, ...]]:
     """The measurement and input columns, from the script that validates them."""
     spec = importlib.util.spec_from_file_location("preprocess", SCRIPTS_DIR / "preprocess.py")
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot load {SCRIPTS_DIR / 'preprocess.py'}")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module.MEASUREMENTS, module.INPUT_COLUMNS

@@ -103,6 +103,115 @@ def test_moto_still_ignores_definition_substitutions_and_the_backend_the_api_ser
         plain.delete_state_machine(machine.arn)
 
 
+def test_moto_still_resolves_a_number_parameter_to_text_or_a_number_by_origin():
+    """Its default resolves to text, a given value to a number: the same value, unequal."""
+    from moto.cloudformation.models import cloudformation_backends
+
+    backend = cloudformation_backends[PIN_ACCOUNT][PIN_REGION]
+    template = json.dumps(
+        {
+            "Parameters": {"Count": {"Type": "Number", "Default": "3"}},
+            "Resources": {
+                "Queue": {"Type": "AWS::SQS::Queue", "Properties": {"QueueName": "pin-number"}}
+            },
+        }
+    )
+    resolved = []
+    with seam(installed=False):
+        for kind, parameters in (("CREATE", {}), ("UPDATE", {"Count": "3"})):
+            change_set_id, stack_id = backend.create_change_set(
+                stack_name="pin-number",
+                change_set_name=kind.lower(),
+                template=template,
+                parameters=parameters,
+                description="",
+                change_set_type=kind,
+            )
+            backend.execute_change_set(change_set_id)
+            resolved.append(backend.get_stack(stack_id).stack_parameters["Count"])
+        stack = backend.get_stack(stack_id)
+        stack.parameters = {"Count": "3"}
+        unequal = not stack.has_parameters({"Count": 3})
+    backend.delete_stack(stack_id)
+    assert resolved == ["3", 3]
+    assert unequal
+
+
+def test_parameters_are_compared_as_text():
+    from moto.cloudformation.models import Stack
+
+    stack = Stack.__new__(Stack)  # has_parameters reads nothing but the recorded values
+    stack.parameters = {"Count": "3", "Names": "a,b", "Text": "x"}
+    with seam(installed=True):
+        assert stack.has_parameters({"Count": 3, "Names": ["a", "b"], "Text": "x"})
+        assert not stack.has_parameters({"Count": 4, "Names": ["a", "b"], "Text": "x"})
+
+
+def test_moto_still_ignores_a_functions_logging_config_and_concurrency_updates():
+    with seam(installed=False):
+        function, updated = _function_round("pin-plain-fn")
+    assert function == (None, 5)  # no LoggingConfig in GetFunctionConfiguration
+    assert updated == (None, 5)  # the update's ReservedConcurrentExecutions: 7, ignored
+
+
+def test_functions_keep_their_logging_config_and_concurrency_updates():
+    with seam(installed=True):
+        function, updated = _function_round("pin-bridged-fn")
+    logging_config = {"LogFormat": "JSON", "LogGroup": "/aws/lambda/pin-bridged-fn"}
+    assert function == (logging_config, 5)
+    assert updated == (logging_config, 7)
+
+
+def _function_round(name: str) -> tuple[tuple[Any, Any], tuple[Any, Any]]:
+    """(LoggingConfig, reserved concurrency) of a function created through CloudFormation, then
+    after an update that raises its ReservedConcurrentExecutions from 5 to 7."""
+    import base64
+    import io
+    import zipfile
+
+    from moto.awslambda.models import LambdaFunction
+    from moto.awslambda.utils import get_backend
+    from moto.iam.models import iam_backends
+
+    iam = iam_backends[PIN_ACCOUNT]["global"]
+    role = iam.create_role(f"{name}-role", "{}", "/", None, "", [], None)
+    source = "def handler(event, context):\n    return event\n"
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as zipped:
+        zipped.writestr("index.py", source)
+
+    def function_json(code: str, concurrency: int) -> dict[str, Any]:
+        properties = {
+            "FunctionName": name,
+            "Runtime": "python3.12",
+            "Handler": "index.handler",
+            "Role": role.arn,
+            "Code": {"ZipFile": code},
+            "ReservedConcurrentExecutions": concurrency,
+            "LoggingConfig": {"LogFormat": "JSON"},
+        }
+        return {"Type": "AWS::Lambda::Function", "Properties": properties}
+
+    def state(function: Any) -> tuple[Any, Any]:
+        stored = get_backend(PIN_ACCOUNT, PIN_REGION).get_function(name)
+        return function.get_configuration().get("LoggingConfig"), stored.reserved_concurrency
+
+    try:
+        function = LambdaFunction.create_from_cloudformation_json(
+            name, function_json(source, 5), PIN_ACCOUNT, PIN_REGION
+        )
+        created = state(function)
+        # An update's inline code arrives base64-encoded (moto decodes it as the API's).
+        update = function_json(base64.b64encode(archive.getvalue()).decode(), 7)
+        function = LambdaFunction.update_from_cloudformation_json(
+            function, name, update, PIN_ACCOUNT, PIN_REGION
+        )
+        return created, state(function)
+    finally:
+        get_backend(PIN_ACCOUNT, PIN_REGION).delete_function(name)
+        iam.delete_role(f"{name}-role")
+
+
 def test_moto_still_leaves_a_change_set_stack_without_outputs_or_new_parameters():
     with seam(installed=False):
         created, updated = _change_set_round("pin-stale")
@@ -358,6 +467,21 @@ def test_the_review_url_base_is_answered_by_the_approval_function(deployed):
     assert 400 <= status < 500 and content_type == "text/html"  # unsigned: refused
 
 
+def test_the_approval_function_has_reserved_concurrency_and_json_logs(deployed):
+    function = deployed.aws.client("lambda").get_function(
+        FunctionName=SETTINGS.approval_function_name
+    )
+    assert function["Concurrency"] == {
+        "ReservedConcurrentExecutions": tpl.DEFAULT_APPROVAL_CONCURRENCY
+    }
+    assert function["Configuration"]["LoggingConfig"] == {
+        "LogFormat": "JSON",
+        "ApplicationLogLevel": "INFO",
+        "SystemLogLevel": "WARN",
+        "LogGroup": names.function_log_group(SETTINGS),
+    }
+
+
 def test_a_second_change_set_updates_resources_parameters_and_outputs(deployed):
     base = deployed.outputs[tpl.OUT_REVIEW_URL_BASE]
     lambda_client = deployed.aws.client("lambda")
@@ -367,7 +491,11 @@ def test_a_second_change_set_updates_resources_parameters_and_outputs(deployed):
             deployed.aws,
             tpl.workflow_template(SETTINGS),
             STACK,
-            {tpl.SCHEDULE_EXPRESSION: "rate(1 day)", tpl.APPROVAL_BASE_URL: base},
+            {
+                tpl.SCHEDULE_EXPRESSION: "rate(1 day)",
+                tpl.APPROVAL_BASE_URL: base,
+                tpl.APPROVAL_CONCURRENCY: "3",
+            },
         )
         assert result.outcome == UPDATED
         assert deployed.stack()["StackStatus"] == "UPDATE_COMPLETE"
@@ -382,13 +510,20 @@ def test_a_second_change_set_updates_resources_parameters_and_outputs(deployed):
             FunctionName=SETTINGS.approval_function_name
         )["Environment"]["Variables"]
         assert variables["APPROVAL_BASE_URL"] == base
+        concurrency = lambda_client.get_function_concurrency(
+            FunctionName=SETTINGS.approval_function_name
+        )
+        assert concurrency["ReservedConcurrentExecutions"] == 3
         assert _get(base)[0] == 404  # the URL outlives the function's update
     finally:
         _deploy(
             deployed.aws,
             tpl.workflow_template(SETTINGS),
             STACK,
-            {tpl.SCHEDULE_EXPRESSION: DEFAULT_SCHEDULE},
+            {
+                tpl.SCHEDULE_EXPRESSION: DEFAULT_SCHEDULE,
+                tpl.APPROVAL_CONCURRENCY: str(tpl.DEFAULT_APPROVAL_CONCURRENCY),
+            },
         )
     schedule = scheduler.get_schedule(Name=names.schedule_name(SETTINGS))
     assert schedule["ScheduleExpression"] == DEFAULT_SCHEDULE

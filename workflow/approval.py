@@ -9,13 +9,12 @@ package Rejected and ends the execution successfully: "no" is a valid outcome, n
 
 from __future__ import annotations
 
-from stepfunctions.steps import Catch, Choice, ChoiceRule, Pass, Succeed
-
 from core import contracts
 from workflow import errors
 from workflow.notifications import Failures, publish
 from workflow.package import METRICS, MODEL_PACKAGE_ARN
 from workflow.pipeline import PIPELINE_EXECUTION_ARN
+from workflow.sdk import Catch, Choice, ChoiceRule, Pass, Succeed
 from workflow.segment import Segment, exit_on
 from workflow.substitutions import APPROVAL_FUNCTION_ARN, ref
 from workflow.tasks import LAMBDA_INVOKE_WAIT_FOR_TOKEN, ApiTask, sagemaker

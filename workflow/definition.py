@@ -22,8 +22,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from stepfunctions.steps import Chain, Graph
-
 from core.settings import Settings
 from workflow.approval import approve_model, reject_model, request_approval
 from workflow.endpoint import (
@@ -36,6 +34,7 @@ from workflow.inputs import apply_defaults
 from workflow.notifications import Failures
 from workflow.package import find_model_package, read_metrics
 from workflow.pipeline import run_pipeline
+from workflow.sdk import Chain, Graph
 from workflow.segment import link
 
 

@@ -13,13 +13,12 @@ which moto and AWS name differently and which cannot be told apart from throttli
 
 from __future__ import annotations
 
-from stepfunctions.steps import Choice, ChoiceRule, Pass, Succeed, Wait
-
 from workflow import errors
 from workflow.approval import DECISION, RESULT
 from workflow.notifications import Failures, publish
 from workflow.package import MODEL_PACKAGE_ARN
 from workflow.pipeline import PIPELINE_EXECUTION_ARN
+from workflow.sdk import Choice, ChoiceRule, Pass, Succeed, Wait
 from workflow.segment import Segment, exit_on, exits
 from workflow.substitutions import SAGEMAKER_ROLE_ARN, ref
 from workflow.tasks import sagemaker

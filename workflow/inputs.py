@@ -23,10 +23,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from stepfunctions.steps import Pass
-
 from core import contracts
 from core.settings import Settings
+from workflow.sdk import Pass
 from workflow.segment import Segment
 from workflow.substitutions import ENDPOINT_NAME, ref
 

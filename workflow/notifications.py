@@ -11,10 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from stepfunctions.steps import Catch, Choice, ChoiceRule, Pass, Task
-from stepfunctions.steps.states import State
-
 from workflow import errors
+from workflow.sdk import Catch, Choice, ChoiceRule, Pass, State, Task
 from workflow.substitutions import NOTIFICATION_TOPIC_ARN, ref
 from workflow.tasks import SNS_PUBLISH, ApiTask, FailFromPaths
 
@@ -30,7 +28,7 @@ def publish(
     The sns:publish integration serialises an object message to JSON. `output_path` narrows
     what the next state receives (a final Succeed cannot carry one: cfn-lint rejects it).
     """
-    extra = {"output_path": output_path} if output_path else {}
+    extra: dict[str, Any] = {"output_path": output_path} if output_path else {}
     body = {"Message.$": message} if isinstance(message, str) else {"Message": message}
     return ApiTask(
         state_id,
@@ -117,6 +115,8 @@ class Failures:
 
 
 def _cause(cause: str | None, cause_from: str | None) -> dict[str, str]:
-    if (cause is None) == (cause_from is None):
-        raise ValueError("give exactly one of cause and cause_from")
-    return {"Cause": cause} if cause is not None else {"Cause.$": cause_from}
+    if cause is not None and cause_from is None:
+        return {"Cause": cause}
+    if cause_from is not None and cause is None:
+        return {"Cause.$": cause_from}
+    raise ValueError("give exactly one of cause and cause_from")

@@ -11,11 +11,10 @@ picked with States.ArrayGetItem), and a filter or deep scan yields a scalar for 
 
 from __future__ import annotations
 
-from stepfunctions.steps import Catch, Choice, ChoiceRule, Pass
-
 from workflow import errors
 from workflow.notifications import Failures
 from workflow.pipeline import PIPELINE_EXECUTION_ARN
+from workflow.sdk import Catch, Choice, ChoiceRule, Pass
 from workflow.segment import Segment, exit_on, exits
 from workflow.substitutions import MODEL_PACKAGE_GROUP_NAME, ref
 from workflow.tasks import ApiTask, aws_sdk, sagemaker

@@ -7,11 +7,10 @@ quality gate's Fail step puts the metric and the threshold there); anything else
 
 from __future__ import annotations
 
-from stepfunctions.steps import Choice, ChoiceRule, Wait
-
 from core.contracts import START_PIPELINE_STATE
 from workflow import errors
 from workflow.notifications import Failures
+from workflow.sdk import Choice, ChoiceRule, Wait
 from workflow.segment import Segment, exit_on
 from workflow.substitutions import PIPELINE_NAME, ref
 from workflow.tasks import sagemaker

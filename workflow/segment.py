@@ -11,9 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import pairwise
 
-from stepfunctions.steps import Chain, Choice
-from stepfunctions.steps.choice_rule import BaseRule
-from stepfunctions.steps.states import State
+from workflow.sdk import BaseRule, Chain, Choice, State
 
 Connect = Callable[[State], None]
 

@@ -8,9 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from stepfunctions.steps import Fail, Retry, Task
-
 from workflow.errors import transient_errors
+from workflow.sdk import Fail, Retry, Task
 
 #: Every API call gets this long; a hung call must not hold an execution forever.
 API_TIMEOUT_SECONDS = 60
