@@ -9,6 +9,7 @@ in the approval function's zip.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from typing import Any
 
@@ -29,6 +30,21 @@ def execution_input(pipeline_parameters: Mapping[str, str], **settings: Any) -> 
     }
     payload.update({k: v for k, v in settings.items() if v is not None})
     return payload
+
+
+def pipeline_request_token(execution_arn: str) -> str:
+    """The ClientRequestToken with which an execution starts its pipeline execution.
+
+    The state machine computes it as `States.Hash($$.Execution.Id, 'SHA-256')` (lower-case
+    hex, 64 characters, within SageMaker's 32-128): one pipeline execution per workflow
+    execution, whoever sends the start first.
+    """
+    return hashlib.sha256(execution_arn.encode()).hexdigest()
+
+
+def pipeline_description(execution_arn: str) -> str:
+    """The PipelineExecutionDescription the state machine sends with its start."""
+    return f"Started by Step Functions execution {execution_arn}"
 
 
 # -- execution output ----------------------------------------------------------------------

@@ -204,13 +204,15 @@ def _run(
                 from deploy.template import render as tpl_render
                 from mlops.local_workflow import deploy_locally
 
+                execution_input = _execution_input(request, parameters, threshold)
+                _start_pipeline_early(target, settings, request.run_id, execution_input)
                 deploy_started = time.perf_counter()
                 with deploy_locally(target, settings, build.asl) as stack:
                     stack_seconds = time.perf_counter() - deploy_started
                     startup = time.perf_counter() - started
                     write_atomic(staging / TEMPLATE_FILE, tpl_render(stack.template) + "\n")
                     workflow_summary = _run_workflow(
-                        target, request, stack, parameters, threshold, types, progress, staging, out
+                        target, request, stack, execution_input, types, progress, staging, out
                     )
                     workflow_summary["timings"]["startup"] = round(startup, 3)
                     workflow_summary["timings"]["stack"] = round(stack_seconds, 3)
@@ -239,12 +241,48 @@ def _default(definition: dict[str, Any], name: str) -> Any:
     return next(p["DefaultValue"] for p in definition["Parameters"] if p["Name"] == name)
 
 
+def _execution_input(
+    request: RunRequest, parameters: dict[str, str], threshold: float
+) -> dict[str, Any]:
+    return contracts.execution_input(
+        parameters,
+        **{
+            contracts.POLL_SECONDS: LOCAL_POLL_SECONDS,
+            contracts.APPROVAL_TIMEOUT_SECONDS: request.approval_timeout,
+            contracts.QUALITY_GATE: {"threshold": threshold},
+        },
+    )
+
+
+def _start_pipeline_early(
+    target: Target, settings: Settings, run_id: str, execution_input: dict[str, Any]
+) -> str:
+    """Start the pipeline execution the workflow will start, before the stack is deployed.
+
+    The state machine starts its pipeline with a token derived from its own execution ARN,
+    and SageMaker answers a repeated token with the execution it already started. The run
+    knows that ARN before the stack exists (the state machine's name and the run id), so it
+    sends the same request first: the pipeline's jobs run while the local CloudFormation
+    deploys the stack (about 2 s), and the state machine's start then finds this execution.
+    """
+    execution_arn = (
+        f"arn:aws:states:{target.region}:{target.account_id}:execution:"
+        f"{settings.state_machine_name}:{run_id}"
+    )
+    response = target.client("sagemaker").start_pipeline_execution(
+        PipelineName=settings.pipeline_name,
+        PipelineParameters=execution_input[contracts.PIPELINE_PARAMETERS],
+        ClientRequestToken=contracts.pipeline_request_token(execution_arn),
+        PipelineExecutionDescription=contracts.pipeline_description(execution_arn),
+    )
+    return response["PipelineExecutionArn"]
+
+
 def _run_workflow(
     target: Target,
     request: RunRequest,
     stack: LocalWorkflow,
-    parameters: dict[str, str],
-    threshold: float,
+    execution_input: dict[str, Any],
     types: dict[str, str],
     progress: Progress,
     staging: Path,
@@ -254,14 +292,6 @@ def _run_workflow(
     from mlops.reviewer import APPROVE, REJECT, decide
 
     sfn, sagemaker = target.client("stepfunctions"), target.client("sagemaker")
-    execution_input = contracts.execution_input(
-        parameters,
-        **{
-            contracts.POLL_SECONDS: LOCAL_POLL_SECONDS,
-            contracts.APPROVAL_TIMEOUT_SECONDS: request.approval_timeout,
-            contracts.QUALITY_GATE: {"threshold": threshold},
-        },
-    )
     execution_arn = sfn_client.start_execution(
         sfn, stack.state_machine_arn, request.run_id, execution_input
     )

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from localaws import accounts
-from localaws.accounts import Fault
+from clients.session import Target
+from mlops import run as run_module
 from mlops.cli import main
 
 FAST = ["--param", "NumRound=30"]
@@ -33,14 +33,34 @@ def runs_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("runs")
 
 
+#: Pipeline executions `mlops run` started before the stack was deployed, in order.
+EARLY_STARTS: list[str] = []
+
+
 @pytest.fixture(scope="module")
 def approved(runs_dir: Path) -> tuple[int, dict, str]:
     buffer = io.StringIO()
     before = set(runs_dir.iterdir())
-    with redirect_stdout(buffer):
+    start_early = run_module._start_pipeline_early
+
+    def recorded(*args: object) -> str:
+        EARLY_STARTS.append(start_early(*args))
+        return EARLY_STARTS[-1]
+
+    with pytest.MonkeyPatch.context() as patch, redirect_stdout(buffer):
+        patch.setattr(run_module, "_start_pipeline_early", recorded)
         code = main(["run", "--runs-dir", str(runs_dir), *FAST, "--approve", "auto"])
     (folder,) = [p for p in runs_dir.iterdir() if p not in before and not p.name.startswith(".")]
     return code, json.loads((folder / "summary.json").read_text()), buffer.getvalue()
+
+
+def test_the_early_pipeline_start_is_the_one_the_workflow_runs(
+    approved: tuple[int, dict, str],
+) -> None:
+    """The run starts the pipeline while the stack deploys; the state machine's own start,
+    with the same token, must find that execution rather than start a second one."""
+    summary = approved[1]
+    assert [summary["pipeline_execution_arn"]] == EARLY_STARTS
 
 
 def test_approved_run_deploys_the_model(approved: tuple[int, dict, str]) -> None:
@@ -137,15 +157,16 @@ def test_unmet_quality_gate_fails_and_notifies(
 def test_throttled_start_is_retried(
     runs_dir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def throttled_account(*args: object, **kwargs: object) -> accounts.Account:
-        account = open_account(*args, **kwargs)
-        account.faults["start_pipeline_execution"] = Fault(
-            "ThrottlingException", "Rate exceeded", 1
-        )
-        return account
+    """The state machine retries a throttled StartPipelineExecution (its own, after the run's
+    early start: the fault is injected between the two)."""
+    start_early = run_module._start_pipeline_early
 
-    open_account = accounts.open_account
-    monkeypatch.setattr(accounts, "open_account", throttled_account)
+    def then_throttle(target: Target, *args: object) -> str:
+        arn = start_early(target, *args)
+        target.local.inject_fault("start_pipeline_execution", "ThrottlingException")
+        return arn
+
+    monkeypatch.setattr(run_module, "_start_pipeline_early", then_throttle)
     code, summary, _ = _run(runs_dir, capsys, "--approve", "auto")
     assert code == 0
     assert summary["endpoint_status"] == "InService"
