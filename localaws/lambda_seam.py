@@ -32,8 +32,6 @@ from localaws import accounts, function_urls
 
 Handler = Callable[[dict[str, Any], Any], Any]
 
-_ENV_LOCK = threading.RLock()
-
 
 class LambdaContext:
     """The attributes of Lambda's context object that handlers commonly read."""
@@ -58,24 +56,64 @@ def resolve_handler(spec: str) -> Handler:
     return getattr(importlib.import_module(module_name), attr)
 
 
-@contextmanager
-def _function_environment(variables: dict[str, str]) -> Iterator[None]:
-    """The function's environment variables for one invocation, then the process's again.
+class _SharedEnvironment:
+    """os.environ set to one function's variables while any invocation with them runs.
 
-    A handler reads its configuration from os.environ, as in Lambda; in one process that
-    means one invocation at a time, so invocations are serialised and nothing leaks.
+    A handler reads its configuration from os.environ, as in Lambda, and in one process there
+    is one environment. Invocations with the same variables (the same function, as when 50
+    people click at once) run concurrently, as Lambda runs them in parallel containers; one
+    with other variables waits until those have finished. Afterwards the process's own
+    values are back.
     """
-    with _ENV_LOCK:
-        saved = {name: os.environ.get(name) for name in variables}
-        os.environ.update(variables)
+
+    def __init__(self) -> None:
+        self._changed = threading.Condition()
+        self._variables: dict[str, str] | None = None
+        self._saved: dict[str, str | None] = {}
+        self._running = 0
+        self._depth = threading.local()
+
+    @contextmanager
+    def applied(self, variables: dict[str, str]) -> Iterator[None]:
+        nested = getattr(self._depth, "value", 0) > 0
+        outer: dict[str, str | None] = {}
+        with self._changed:
+            # A handler that invokes another function in its own thread cannot wait for
+            # itself: the nested invocation lays its variables over the current ones.
+            while not nested and self._running and self._variables != variables:
+                self._changed.wait()
+            if self._running == 0:
+                self._saved = {name: os.environ.get(name) for name in variables}
+                os.environ.update(variables)
+                self._variables = dict(variables)
+            elif nested and self._variables != variables:
+                outer = {name: os.environ.get(name) for name in variables}
+                os.environ.update(variables)
+            self._running += 1
+        self._depth.value = getattr(self._depth, "value", 0) + 1
         try:
             yield
         finally:
-            for name, value in saved.items():
-                if value is None:
-                    os.environ.pop(name, None)
-                else:
-                    os.environ[name] = value
+            self._depth.value -= 1
+            with self._changed:
+                self._running -= 1
+                if nested and self._variables != variables:
+                    _restore(outer)
+                if self._running == 0:
+                    _restore(self._saved)
+                    self._variables = None
+                    self._changed.notify_all()
+
+
+def _restore(saved: dict[str, str | None]) -> None:
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+
+
+_ENVIRONMENT = _SharedEnvironment()
 
 
 class InProcessLambdaBackend(LambdaSimpleBackend):
@@ -97,7 +135,7 @@ class InProcessLambdaBackend(LambdaSimpleBackend):
         context = LambdaContext(fn.function_name, fn.function_arn, fn.memory_size, fn.timeout)
         event = json.loads(body) if body else {}
         try:
-            with _function_environment(self._runtime_environment(fn)):
+            with _ENVIRONMENT.applied(self._runtime_environment(fn)):
                 result = handler(event, context)
         except Exception as exc:
             response_headers["x-amz-function-error"] = "Unhandled"

@@ -177,3 +177,48 @@ def test_a_function_sees_its_environment_and_the_process_keeps_its_own() -> None
         )
         assert json.loads(answer["Payload"].read()) == {"value": "inside"}
         assert "MLOPS_TEST_ONLY" not in os.environ
+
+
+def test_invocations_of_one_function_overlap_and_another_functions_wait() -> None:
+    """In-process Lambda shares one os.environ: the same variables run concurrently (as
+    parallel containers do), other variables wait, and nobody sees another's values."""
+    import io
+    import zipfile
+    from concurrent.futures import ThreadPoolExecutor
+
+    from fakes import environment
+
+    from deploy.iam import assume_role
+
+    code = io.BytesIO()
+    with zipfile.ZipFile(code, "w") as archive:
+        archive.writestr("placeholder.py", "")
+    with local_aws() as aws:
+        lam = aws.client("lambda")
+        role = aws.client("iam").create_role(
+            RoleName="slow", AssumeRolePolicyDocument=json.dumps(assume_role("lambda", False))
+        )["Role"]["Arn"]
+        for name in ("first", "second"):
+            lam.create_function(
+                FunctionName=name,
+                Runtime="python3.12",
+                Role=role,
+                Handler=f"{environment.__name__}.slow_handler",
+                Code={"ZipFile": code.getvalue()},
+                Environment={"Variables": {"MLOPS_TEST_ONLY": name}},
+            )
+
+        def invoke(name: str) -> dict[str, Any]:
+            payload = json.dumps({"name": "MLOPS_TEST_ONLY", "seconds": 0.3})
+            answer = aws.client("lambda").invoke(FunctionName=name, Payload=payload)
+            return {"name": name, **json.loads(answer["Payload"].read())}
+
+        with ThreadPoolExecutor(max_workers=3) as pool:
+            runs = list(pool.map(invoke, ["first", "first", "second"]))
+    for run in runs:
+        assert run["values"] == [run["name"], run["name"]]
+    first_a, first_b, second = runs
+    assert first_a["started"] < first_b["ended"] and first_b["started"] < first_a["ended"]
+    ends_of_first = max(first_a["ended"], first_b["ended"])
+    starts_of_first = min(first_a["started"], first_b["started"])
+    assert second["started"] >= ends_of_first or second["ended"] <= starts_of_first

@@ -82,6 +82,7 @@ def apply_defaults(settings: Settings) -> Segment:
             # and a new model and endpoint config per run, so a failed deployment never
             # touches what the endpoint currently serves.
             "names": {
+                # core.contracts.pipeline_request_token computes the same outside.
                 "ClientRequestToken.$": "States.Hash($$.Execution.Id, 'SHA-256')",
                 "Model.$": f"States.Format('{ref(ENDPOINT_NAME)}-{{}}', {by_execution})",
                 "EndpointConfig.$": f"States.Format('{ref(ENDPOINT_NAME)}-{{}}', {by_execution})",

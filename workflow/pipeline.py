@@ -33,6 +33,7 @@ def run_pipeline(failures: Failures) -> Segment:
                 "PipelineParameters.$": "$.config.PipelineParameters",
                 # The same token on every retry, so SageMaker returns the first execution.
                 "ClientRequestToken.$": "$.names.ClientRequestToken",
+                # core.contracts.pipeline_description: the same text, for an early start.
                 "PipelineExecutionDescription.$": (
                     "States.Format('Started by Step Functions execution {}', $$.Execution.Id)"
                 ),
