@@ -86,7 +86,7 @@ class LocalServer:
     def url(self) -> str:
         """The server's base URL, without a trailing slash: http://127.0.0.1:<port>."""
         host, port = self._httpd.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://{host!s}:{port}"
 
     def start(self) -> LocalServer:
         self._thread = threading.Thread(
@@ -311,7 +311,8 @@ def _request_handler(handler: Handler) -> type[BaseHTTPRequestHandler]:
 
         def setup(self) -> None:
             # One request per connection (HTTP/1.0 answers), so one deadline per request.
-            self.timeout = READ_TIMEOUT_SECONDS  # read per connection: tests shorten it
+            # Read per connection (tests shorten it); socketserver reads it as an attribute.
+            self.timeout = READ_TIMEOUT_SECONDS  # type: ignore[misc]
             super().setup()
             self.rfile.close()  # the plain buffered socket file, replaced by one with a deadline
             self.rfile = io.BufferedReader(_DeadlineReader(self.connection, self.timeout))

@@ -131,6 +131,8 @@ class InProcessLambdaBackend(LambdaSimpleBackend):
         response_headers: Any,
     ) -> str | bytes | None:
         fn = self.get_function(function_name, qualifier)
+        if not fn.handler:
+            raise LambdaClientError("InvalidParameterValueException", "The function has no handler")
         handler = resolve_handler(fn.handler)
         context = LambdaContext(fn.function_name, fn.function_arn, fn.memory_size, fn.timeout)
         event = json.loads(body) if body else {}

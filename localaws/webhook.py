@@ -36,7 +36,7 @@ class WebhookSink:
     @property
     def url(self) -> str:
         host, port = self._httpd.server_address[:2]
-        return f"http://{host}:{port}/services/local"
+        return f"http://{host!s}:{port}/services/local"
 
 
 @contextmanager

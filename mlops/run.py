@@ -32,6 +32,7 @@ from core import contracts
 from core.errors import UsageError
 from core.files import owner_tag, remove_stale, write_atomic
 from core.settings import Settings
+from localaws import LocalAWS
 from mlops import pipeline_run
 from mlops.builds import (
     ASL_FILE,
@@ -170,12 +171,13 @@ def _run(
             workspace=Path(work), cache_dir=request.runs_dir / ".cache"
         )
         with local_account(settings.region, executor) as target:
+            local = _local(target)
             build = cached_build(settings, target, default_cache_dir())  # makes the bucket
             definition = json.loads(build.definition)
             overrides = parse_params(request.params, definition)
             bucket = settings.bucket_for(target.account_id)
             uploaded = background.submit(
-                lambda: target.local.upload(request.data, bucket, data_key.result())
+                lambda: local.upload(request.data, bucket, data_key.result())
             )
             sagemaker = target.client("sagemaker")
             sm.upsert_pipeline(
@@ -197,7 +199,7 @@ def _run(
                     lambda steps: progress.update(
                         pipeline_run.step_report(s, types) for s in steps
                     ),
-                    wait=target.local.wait_for_pipeline_change,
+                    wait=local.wait_for_pipeline_change,
                     poll_seconds=LOCAL_WATCH_SECONDS,
                 )
             else:
@@ -235,6 +237,13 @@ def _run(
 
 #: Types of the steps that only one branch of the quality gate runs.
 _BRANCH_TYPES = {"Fail", "RegisterModel"}
+
+
+def _local(target: Target) -> LocalAWS:
+    """The local AWS a `mlops run` target always has."""
+    if target.local is None:
+        raise RuntimeError("mlops run needs the embedded local AWS")
+    return target.local
 
 
 def _default(definition: dict[str, Any], name: str) -> Any:
@@ -370,9 +379,9 @@ def _write_workflow_artifacts(
     notifications = staging / "notifications"
     for index, payload in enumerate(stack.slack.payloads, 1):
         write_atomic(notifications / f"slack-{index}.json", json.dumps(payload, indent=2) + "\n")
-    for index, raw in enumerate(target.local.sent_emails(), 1):
+    for index, raw in enumerate(_local(target).sent_emails(), 1):
         write_atomic(notifications / f"email-{index}.eml", raw)
-    published = target.local.published(stack.topic_arn)
+    published = _local(target).published(stack.topic_arn)
     write_atomic(notifications / "sns.json", json.dumps(published, indent=2) + "\n")
 
 

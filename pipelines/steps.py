@@ -7,6 +7,8 @@ hand), so the definition says where each file goes and the local executor can ma
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import pipelines.sdk  # noqa: F401 - first, so the SDK imports quietly
 
 # isort: split
@@ -22,7 +24,8 @@ from sagemaker.workflow.functions import Join, JsonGet
 from sagemaker.workflow.model_step import ModelStep
 from sagemaker.workflow.pipeline_context import PipelineSession
 from sagemaker.workflow.properties import PropertyFile
-from sagemaker.workflow.steps import CacheConfig, ProcessingStep, TrainingStep
+from sagemaker.workflow.step_collections import StepCollection
+from sagemaker.workflow.steps import CacheConfig, ProcessingStep, Step, TrainingStep
 from sagemaker.xgboost import XGBoost
 
 from core.settings import PROCESSING_ROOT, SCRIPTS_DIR, Settings
@@ -250,13 +253,16 @@ def fail_step(metric: JsonGet, params: PipelineParameters) -> FailStep:
 def quality_gate_step(
     metric: JsonGet,
     params: PipelineParameters,
-    if_steps: list[ModelStep],
-    else_steps: list[FailStep],
+    if_steps: Sequence[ModelStep],
+    else_steps: Sequence[FailStep],
 ) -> ConditionStep:
     """Register only a model whose test MSE is at most the threshold."""
     return ConditionStep(
         name="QualityGate",
-        conditions=[ConditionLessThanOrEqualTo(left=metric, right=params.mse_threshold)],
-        if_steps=if_steps,
-        else_steps=else_steps,
+        # JsonGet is a valid left operand (the SDK's annotation leaves it out).
+        conditions=[
+            ConditionLessThanOrEqualTo(left=metric, right=params.mse_threshold)  # type: ignore[arg-type]
+        ],
+        if_steps=list[Step | StepCollection](if_steps),
+        else_steps=list[Step | StepCollection](else_steps),
     )
