@@ -59,27 +59,6 @@ _PROJECTION_NAMES = {f"#{name}": name for name in _VISIBLE}
 _PENDING_CONDITION = "#status = :pending"
 
 
-def create_table(dynamodb: Any, table_name: str) -> None:
-    """Create the approvals table (on-demand, TTL on `purge_at`) and wait until it is active.
-
-    The CloudFormation template declares the same table; this is for local runs and tests.
-    """
-    dynamodb.create_table(
-        TableName=table_name,
-        KeySchema=[{"AttributeName": KEY, "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": KEY, "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-        SSESpecification={"Enabled": True},
-    )
-    dynamodb.get_waiter("table_exists").wait(
-        TableName=table_name, WaiterConfig={"Delay": 1, "MaxAttempts": 60}
-    )
-    dynamodb.update_time_to_live(
-        TableName=table_name,
-        TimeToLiveSpecification={"Enabled": True, "AttributeName": TTL_ATTRIBUTE},
-    )
-
-
 class ApprovalStore:
     """Reads and conditional writes of approvals through a low-level DynamoDB client."""
 

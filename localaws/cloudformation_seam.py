@@ -25,6 +25,8 @@ CreateChangeSet/ExecuteChangeSet calls has every resource really created:
    an update. The function's update is wrapped to apply the concurrency through the Lambda
    backend, its create and update to keep LoggingConfig, and its configuration (what
    GetFunction and GetFunctionConfiguration return) to include it, as Lambda's does.
+5. `AWS::DynamoDB::Table`: moto ignores TimeToLiveSpecification. The table's create is
+   wrapped to turn TTL on through the DynamoDB backend, as CloudFormation does.
 
 The replaced methods are swapped in by `install()`, which keeps moto's originals, and put back
 by `uninstall()`. The local AWS installs the seam when the first CloudFormation request
@@ -47,6 +49,8 @@ from moto.cloudformation import parsing
 from moto.cloudformation.exceptions import UnformattedGetAttTemplateException, ValidationError
 from moto.cloudformation.models import ChangeSet, Stack, cloudformation_backends
 from moto.core.common_models import CloudFormationModel
+from moto.dynamodb.models import dynamodb_backends
+from moto.dynamodb.models.table import Table
 from moto.stepfunctions.models import StateMachine
 from moto.stepfunctions.utils import cfn_to_api_tags
 
@@ -95,6 +99,7 @@ def _replacements() -> list[tuple[type, str, Any]]:
         (LambdaFunction, "create_from_cloudformation_json", classmethod(_create_function)),
         (LambdaFunction, "update_from_cloudformation_json", classmethod(_update_function)),
         (LambdaFunction, "get_configuration", _function_configuration),
+        (Table, "create_from_cloudformation_json", classmethod(_create_table)),
     ]
 
 
@@ -289,6 +294,28 @@ def _function_configuration(self: LambdaFunction, on_create: bool = False) -> di
     if logging_config is not None:
         config["LoggingConfig"] = dict(logging_config)
     return config
+
+
+# -- AWS::DynamoDB::Table --------------------------------------------------------------------
+
+
+def _create_table(
+    cls: type[Table],
+    resource_name: str,
+    cloudformation_json: dict[str, Any],
+    account_id: str,
+    region_name: str,
+    **kwargs: Any,
+) -> Table:
+    original = _ORIGINALS[(Table, "create_from_cloudformation_json")]
+    table = original.__func__(
+        cls, resource_name, cloudformation_json, account_id, region_name, **kwargs
+    )
+    ttl = cloudformation_json.get("Properties", {}).get("TimeToLiveSpecification")
+    if ttl:
+        spec = {"Enabled": _flag(ttl.get("Enabled")), "AttributeName": ttl["AttributeName"]}
+        dynamodb_backends[account_id][region_name].update_time_to_live(table.name, spec)
+    return table
 
 
 # -- the resource types moto lacks ---------------------------------------------------------------

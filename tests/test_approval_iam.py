@@ -21,8 +21,6 @@ from deploy import template as tpl
 
 #: What the Lambda runtime itself does with the function's role (to its own log group).
 RUNTIME_ACTIONS = {"logs:CreateLogStream", "logs:PutLogEvents"}
-#: Functions of the package that never run in Lambda: the stack creates the table.
-LOCAL_ONLY = {"create_table"}
 
 
 @cache
@@ -38,15 +36,9 @@ def _called_by_approval_code() -> set[str]:
     own: set[str] = set()  # the package's own functions and methods, e.g. Request.query
     for path in sorted((PROJECT_ROOT / "approval").glob("*.py")):
         tree = ast.parse(path.read_text(encoding="utf-8"))
-        skipped = {
-            id(node)
-            for function in ast.walk(tree)
-            if isinstance(function, ast.FunctionDef) and function.name in LOCAL_ONLY
-            for node in ast.walk(function)
-        }
         own |= {node.name for node in ast.walk(tree) if isinstance(node, ast.FunctionDef)}
         for node in ast.walk(tree):
-            if id(node) in skipped or not isinstance(node, ast.Call):
+            if not isinstance(node, ast.Call):
                 continue
             callee = node.func
             name = callee.attr if isinstance(callee, ast.Attribute) else getattr(callee, "id", "")

@@ -212,6 +212,43 @@ def _function_round(name: str) -> tuple[tuple[Any, Any], tuple[Any, Any]]:
         iam.delete_role(f"{name}-role")
 
 
+def test_moto_still_ignores_a_tables_time_to_live():
+    with seam(installed=False):
+        assert _table_ttl("pin-plain-table") == {"TimeToLiveStatus": "DISABLED"}
+
+
+def test_tables_get_the_time_to_live_they_declare():
+    with seam(installed=True):
+        ttl = _table_ttl("pin-bridged-table")
+    assert ttl == {"TimeToLiveStatus": "ENABLED", "AttributeName": "purge_at"}
+
+
+def _table_ttl(name: str) -> dict[str, Any]:
+    """DescribeTimeToLive of a table created through CloudFormation with TTL on `purge_at`."""
+    from moto.dynamodb.models import dynamodb_backends
+    from moto.dynamodb.models.table import Table
+
+    properties = {
+        "TableName": name,
+        "BillingMode": "PAY_PER_REQUEST",
+        "AttributeDefinitions": [{"AttributeName": "id", "AttributeType": "S"}],
+        "KeySchema": [{"AttributeName": "id", "KeyType": "HASH"}],
+        # "true" as text: how a Boolean arrives through a template parameter.
+        "TimeToLiveSpecification": {"Enabled": "true", "AttributeName": "purge_at"},
+    }
+    backend = dynamodb_backends[PIN_ACCOUNT][PIN_REGION]
+    try:
+        Table.create_from_cloudformation_json(
+            name,
+            {"Type": "AWS::DynamoDB::Table", "Properties": properties},
+            PIN_ACCOUNT,
+            PIN_REGION,
+        )
+        return backend.describe_time_to_live(name)
+    finally:
+        backend.delete_table(name)
+
+
 def test_moto_still_leaves_a_change_set_stack_without_outputs_or_new_parameters():
     with seam(installed=False):
         created, updated = _change_set_round("pin-stale")

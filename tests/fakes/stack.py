@@ -32,31 +32,13 @@ def deploy(aws: Any, settings: Settings) -> DeployResult:
     links on the function's own URL (deploy_workflow_stack's follow-up update)."""
     ensure_bucket(aws.client("s3"), settings.bucket_for(aws.account_id), aws.region)
     template = tpl.workflow_template(settings)
-    result = deploy_workflow_stack(
+    return deploy_workflow_stack(
         aws,
         settings,
         template,
         names.stack_name(settings),
         {tpl.SAGEMAKER_ROLE_ARN: settings.role_arn},
     )
-    _table_ttl_as_declared(aws, template, result.outputs[tpl.OUT_TABLE_NAME])
-    return result
-
-
-def _table_ttl_as_declared(aws: Any, template: dict[str, Any], table: str) -> None:
-    """Turn on the approvals table's TTL as the template declares it, if the deploy did not.
-
-    A gap of moto's CloudFormation that localaws/cloudformation_seam.py does not bridge yet:
-    AWS::DynamoDB::Table ignores TimeToLiveSpecification (moto's
-    Table.create_from_cloudformation_json), so the table comes up with TTL disabled. Applied
-    from the template's own property, so a template without it still leaves TTL off. Remove
-    this once the seam bridges it (then the table already has it and this does nothing).
-    """
-    spec = template["Resources"][tpl.TABLE]["Properties"].get("TimeToLiveSpecification")
-    dynamodb = aws.client("dynamodb")
-    status = dynamodb.describe_time_to_live(TableName=table)["TimeToLiveDescription"]
-    if spec and status["TimeToLiveStatus"] == "DISABLED":
-        dynamodb.update_time_to_live(TableName=table, TimeToLiveSpecification=spec)
 
 
 def approval_task_only(aws: Any, state_machine_arn: str) -> dict[str, Any]:
