@@ -226,8 +226,8 @@ def test_plan_orders_by_dependencies_and_rejects_bad_graphs() -> None:
         plan({"Steps": cycle})
     with pytest.raises(DefinitionError, match="step A refers to unknown step"):
         plan({"Steps": [_step("A", ErrorMessage={"Get": "Steps.Gone.X"})]})
-    with pytest.raises(DefinitionError, match=r"Score \(type Transform\), Ask \(type Lambda\)"):
-        plan({"Steps": [_step("A"), _step("Score", "Transform"), _step("Ask", "Lambda")]})
+    with pytest.raises(DefinitionError, match=r"Tune \(type Tuning\), Emr \(type EMR\)"):
+        plan({"Steps": [_step("A"), _step("Tune", "Tuning"), _step("Emr", "EMR")]})
 
 
 def test_durations_and_cache_expiry(tmp_path: Path) -> None:
@@ -529,12 +529,12 @@ def test_malformed_csv_fails_at_preprocess_with_the_scripts_message(tmp_path: Pa
 
 @pytest.mark.slow
 def test_unsupported_step_type_fails_before_anything_runs(tmp_path: Path) -> None:
-    def add_transform(definition: dict[str, Any]) -> None:
-        definition["Steps"].append({"Name": "BatchScore", "Type": "Transform", "Arguments": {}})
+    def add_tuning(definition: dict[str, Any]) -> None:
+        definition["Steps"].append({"Name": "Tune", "Type": "Tuning", "Arguments": {}})
 
-    failed = execute(tmp_path, None, edit=add_transform)
+    failed = execute(tmp_path, None, edit=add_tuning)
     assert failed.status == "Failed"
-    assert "BatchScore (type Transform)" in (failed.reason or "")
+    assert "Tune (type Tuning)" in (failed.reason or "")
     assert failed.steps == []
     assert not (failed.folder / "steps").exists()
 

@@ -32,17 +32,25 @@ from localaws.executor.cache import (
 from localaws.executor.errors import DefinitionError, StepFailed, fit_reason
 from localaws.executor.expressions import Scope, render, resolve, resolve_parameters
 from localaws.executor.jobs import StepContext, StepOutcome, job_name
+from localaws.executor.lambda_step import run_lambda
+from localaws.executor.models import run_model
 from localaws.executor.plan import PlannedStep, plan
 from localaws.executor.processing import run_processing
 from localaws.executor.registry import register_model
+from localaws.executor.retry import retrying
 from localaws.executor.training import run_training
+from localaws.executor.transform import run_transform
 from localaws.sagemaker_seam import PipelineFailed, PipelineRun
 from localaws.sessions import local_session
 
-#: Runners of the steps that start a job, and the execution variable naming that job.
-_JOBS: dict[str, tuple[Callable[[StepContext], StepOutcome], str]] = {
-    "Processing": (run_processing, "ProcessingJobName"),
-    "Training": (run_training, "TrainingJobName"),
+#: Runners of the steps that start a job or create a resource, and the execution variable
+#: naming that job (None where SageMaker has none), with their RetryPolicies honoured.
+_JOBS: dict[str, tuple[Callable[[StepContext], StepOutcome], str | None]] = {
+    "Processing": (retrying(run_processing), "ProcessingJobName"),
+    "Training": (retrying(run_training), "TrainingJobName"),
+    "Transform": (retrying(run_transform), None),
+    "Model": (retrying(run_model), None),
+    "Lambda": (run_lambda, None),
 }
 _CLIENT_CONFIG = Config(
     connect_timeout=10,
@@ -214,7 +222,8 @@ class _Execution:
             return register_model(self._context(step, resolve(step.arguments, self.scope), log))
         runner, job_variable = _JOBS[step.type]
         job = job_name(self.execution_id, step.name, self.run_.execution_arn)
-        scope = replace(self.scope, execution={**self.scope.execution, job_variable: job})
+        variables = {job_variable: job} if job_variable else {}
+        scope = replace(self.scope, execution={**self.scope.execution, **variables})
         context = self._context(step, resolve(step.arguments, scope), log)
         return self._cached(step, context, runner, entry)
 

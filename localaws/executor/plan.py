@@ -12,11 +12,21 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from localaws.executor.algorithms import check_training
 from localaws.executor.cache import parse_duration
 from localaws.executor.errors import DefinitionError
 from localaws.executor.expressions import step_references
 
-SUPPORTED_TYPES = ("Processing", "Training", "Condition", "RegisterModel", "Fail")
+SUPPORTED_TYPES = (
+    "Processing",
+    "Training",
+    "Transform",
+    "Model",
+    "Lambda",
+    "Condition",
+    "RegisterModel",
+    "Fail",
+)
 
 
 @dataclass
@@ -54,6 +64,8 @@ def plan(definition: dict[str, Any]) -> list[PlannedStep]:
     known = set(names)
     for step in steps:
         _check_step(step, known)
+        if step.type == "Training":
+            check_training(step.name, step.arguments)
     return _order(steps)
 
 

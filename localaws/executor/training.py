@@ -1,8 +1,11 @@
-"""A Training step in script mode, the way the SageMaker training toolkit starts user code.
+"""A Training step: script mode as the SageMaker training toolkit starts user code, or the
+built-in XGBoost algorithm (algorithm mode, `algorithms.py`).
 
-Channels are copied to /opt/ml/input/data/<channel>, `sagemaker_submit_directory` is unpacked
-into /opt/ml/code, `sagemaker_program` runs with the user hyperparameters as `--name value`
-and the SM_* environment, and /opt/ml/model leaves as model.tar.gz under
+Channels are copied to /opt/ml/input/data/<channel> and /opt/ml/input/config/*.json written.
+Script mode unpacks `sagemaker_submit_directory` into /opt/ml/code and runs
+`sagemaker_program` with the user hyperparameters as `--name value` and the SM_* environment
+(a non-Python program through `/bin/sh -c ./program`, as the toolkit does); algorithm mode
+runs the algorithm's `train`. /opt/ml/model leaves as model.tar.gz under
 <S3OutputPath>/<job name>/output/, which becomes ModelArtifacts.S3ModelArtifacts.
 """
 
@@ -11,10 +14,11 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from localaws.executor import archives, s3files
+from localaws.executor import algorithms, archives, repack, s3files
 from localaws.executor.containers import (
     Sandbox,
     job_environment,
@@ -60,12 +64,15 @@ def run_training(ctx: StepContext) -> StepOutcome:
     args = ctx.arguments
     encoded = {k: render(v) for k, v in (args.get("HyperParameters") or {}).items()}
     decoded = {k: decode_hyperparameter(v) for k, v in encoded.items()}
+    image = str((args.get("AlgorithmSpecification") or {}).get("TrainingImage", "?"))
+    algorithm_mode = not algorithms.is_script_mode(encoded)
+    if algorithm_mode and not algorithms.is_xgboost(image):
+        raise StepFailed(f"Step {ctx.name}: {algorithms.unsupported_image(image)}")
     program, submit = decoded.get("sagemaker_program"), decoded.get("sagemaker_submit_directory")
-    if not program or not submit:
+    if not algorithm_mode and (not program or not submit):
         raise StepFailed(
-            f"Step {ctx.name}: only script mode runs locally (hyperparameters "
-            "sagemaker_program and sagemaker_submit_directory); a built-in algorithm needs "
-            "its container"
+            f"Step {ctx.name}: script mode needs both hyperparameters sagemaker_program "
+            "and sagemaker_submit_directory"
         )
     mode = (args.get("AlgorithmSpecification") or {}).get("TrainingInputMode", "File")
     channels = [_channel(ctx.name, item, mode) for item in args.get("InputDataConfig") or []]
@@ -84,46 +91,57 @@ def run_training(ctx: StepContext) -> StepOutcome:
     channel_dirs = {name: f"{INPUT_DIR}/data/{name}" for name, _ in channels}
     for name, uri in channels:
         s3files.download(ctx.objects, uri, sandbox.local(channel_dirs[name]))
-    _unpack_code(ctx, str(submit), code)
     for folder in (model, output_data):
         folder.mkdir(parents=True, exist_ok=True)
-    script = s3files.safe_join(code, str(program))
-    if not script.is_file():
-        raise StepFailed(f"Step {ctx.name}: {program} is not in {submit}")
-
-    user = {k: v for k, v in decoded.items() if not k.startswith(RESERVED_PREFIX)}
-    command = [
-        *([ctx.python] if script.suffix == ".py" else []),
-        str(script),
-        *command_line(user),
-    ]
-    environment = {
-        **{k: render(v) for k, v in (args.get("Environment") or {}).items()},
-        **_sm_environment(sandbox, channel_dirs, user, command, program, submit),
-    }
     _write_config(sandbox, encoded, args)
+    if algorithm_mode:
+        code.mkdir(parents=True, exist_ok=True)
+        command = [ctx.python, str(algorithms.XGBOOST_TRAIN)]
+        environment = {
+            **{k: render(v) for k, v in (args.get("Environment") or {}).items()},
+            **_algorithm_environment(sandbox, channel_dirs),
+        }
+        what, started = f"Step {ctx.name}: the XGBoost algorithm", "the algorithm's train"
+    else:
+        _unpack_code(ctx, str(submit), code)
+        script = s3files.safe_join(code, str(program))
+        if not script.is_file():
+            raise StepFailed(f"Step {ctx.name}: {program} is not in {submit}")
+        user = {k: v for k, v in decoded.items() if not k.startswith(RESERVED_PREFIX)}
+        command = _toolkit_command(ctx, script, str(program), command_line(user))
+        environment = {
+            **{k: render(v) for k, v in (args.get("Environment") or {}).items()},
+            **_sm_environment(sandbox, channel_dirs, user, command, program, submit),
+        }
+        if script.suffix != ".py":
+            environment["PATH"] = f"{_python_shim(ctx)}{os.pathsep}{os.environ.get('PATH', '')}"
+        what, started = f"Step {ctx.name}: {program}", f"code: {submit} -> {CODE_DIR}"
     write_header(
         ctx.log,
         f"{ctx.name} (Training) job {ctx.job_name}",
         [
-            f"image {(args.get('AlgorithmSpecification') or {}).get('TrainingImage', '?')}"
-            " is not pulled: the script runs on this host",
+            f"image {image} is not pulled: "
+            + ("its algorithm runs on this host" if algorithm_mode else "the script runs here"),
             f"command: {' '.join(command)}",
             f"cwd: {code}",
             *(f"channel {name}: {uri} -> {channel_dirs[name]}" for name, uri in channels),
-            f"code: {submit} -> {CODE_DIR}",
+            started,
             f"model: {MODEL_DIR} -> {model_uri}",
             *(f"env {k}={v}" for k, v in sorted(environment.items())),
         ],
     )
-    run_logged(
-        command,
-        env=job_environment(ctx.environment, environment),
-        cwd=code,
-        log=ctx.log,
-        timeout=max_runtime(args, ctx.timeout),
-        what=f"Step {ctx.name}: {program}",
-    )
+    if not algorithm_mode and repack.is_sdk_repack(str(program), code):
+        # The SDK's launcher reads and writes fixed /opt/ml paths: done here, on the sandbox.
+        repack.repack(sandbox, user, ctx.log)
+    else:
+        run_logged(
+            command,
+            env=job_environment(ctx.environment, environment),
+            cwd=code,
+            log=ctx.log,
+            timeout=max_runtime(args, ctx.timeout),
+            what=what,
+        )
 
     archive = archives.pack(model, ctx.work / "model.tar.gz")
     s3files.upload_file(ctx.objects, archive, model_uri)
@@ -133,12 +151,17 @@ def run_training(ctx: StepContext) -> StepOutcome:
         packed = archives.pack(output_data, ctx.work / "output.tar.gz")
         s3files.upload_file(ctx.objects, packed, output_uri)
         artifacts.append(Artifact(output_uri, packed))
+    metrics = (
+        algorithms.final_metrics(ctx.log.read_text(encoding="utf-8", errors="replace"))
+        if algorithm_mode
+        else _metrics(args, ctx.log)
+    )
     properties = {
         **request,
         "TrainingJobArn": arn,
         "TrainingJobStatus": "Completed",
         "ModelArtifacts": {"S3ModelArtifacts": model_uri},
-        "FinalMetricDataList": _metrics(args, ctx.log),
+        "FinalMetricDataList": metrics,
     }
     return StepOutcome(
         properties=properties,
@@ -146,6 +169,48 @@ def run_training(ctx: StepContext) -> StepOutcome:
         artifacts=artifacts,
         job=(CREATE, request),
     )
+
+
+def _toolkit_command(
+    ctx: StepContext, script: Path, program: str, arguments: list[str]
+) -> list[str]:
+    """The command the training toolkit builds for an entry point.
+
+    sagemaker-training-toolkit (`process.py` ProcessRunner._create_command, `entry_point.py`
+    install): a `.py` program runs with the interpreter; any other program is made executable
+    and run as `/bin/sh -c "./<program> <quoted args>"` from /opt/ml/code.
+    """
+    if script.suffix == ".py":
+        return [ctx.python, str(script), *arguments]
+    script.chmod(0o755)
+    return ["/bin/sh", "-c", f"./{shlex.quote(program)} {shlex.join(arguments)}".rstrip()]
+
+
+def _python_shim(ctx: StepContext) -> Path:
+    """A folder whose `python`/`python3` run the configured interpreter, for shell launchers."""
+    folder = ctx.work / "bin"
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in ("python", "python3"):
+        shim = folder / name
+        shim.write_text(f'#!/bin/sh\nexec {shlex.quote(ctx.python)} "$@"\n', encoding="utf-8")
+        shim.chmod(0o755)
+    return folder
+
+
+def _algorithm_environment(sandbox: Sandbox, channel_dirs: dict[str, str]) -> dict[str, str]:
+    """The algorithm's container paths, mapped to the sandbox (see xgboost_algorithm.py)."""
+    env = {
+        "SM_MODEL_DIR": str(sandbox.local(MODEL_DIR)),
+        "SM_INPUT_DATA_DIR": str(sandbox.local(f"{INPUT_DIR}/data")),
+        "SM_INPUT_CONFIG_DIR": str(sandbox.local(f"{INPUT_DIR}/config")),
+        "SM_OUTPUT_DIR": str(sandbox.local(OUTPUT_DIR)),
+        "SM_OUTPUT_DATA_DIR": str(sandbox.local(f"{OUTPUT_DIR}/data")),
+        "SM_CURRENT_HOST": HOST,
+        "SM_HOSTS": json.dumps([HOST]),
+    }
+    for name, path in channel_dirs.items():
+        env[f"SM_CHANNEL_{name.upper()}"] = str(sandbox.local(path))
+    return env
 
 
 def _channel(step: str, item: dict[str, Any], mode: str) -> tuple[str, str]:
