@@ -244,6 +244,11 @@ def from_result(result: Any) -> tuple[int, list[tuple[str, str]], bytes]:
 # -- the server ------------------------------------------------------------------------------
 
 
+class Throttled(Exception):
+    """Raised by a handler when the function is at its concurrency limit: Function URLs answer
+    429 Too Many Requests (AWS docs, Lambda function URLs, "Throttling and function URLs")."""
+
+
 class _BadRequest(Exception):
     """The request is malformed: answer `status` with `message` and close the connection."""
 
@@ -327,6 +332,9 @@ def _request_handler(handler: Handler) -> type[BaseHTTPRequestHandler]:
                 return
             try:
                 status, headers, payload = from_result(handler(event, None))
+            except Throttled:
+                status, headers = 429, [("Content-Type", "application/json")]
+                payload = b'{"Message":"Rate Exceeded."}'
             except Exception:
                 _LOG.exception("handler failed on %s %s", self.command, urlsplit(self.path).path)
                 status, headers, payload = 502, [("Content-Type", "text/plain")], b"Bad gateway"

@@ -27,6 +27,7 @@ from typing import Any
 from moto.awslambda.exceptions import LambdaClientError
 from moto.awslambda.models import FunctionUrlConfig
 from moto.awslambda_simple.models import LambdaSimpleBackend, lambda_simple_backends
+from moto.core.exceptions import JsonRESTError
 
 from localaws import accounts, function_urls
 
@@ -114,6 +115,28 @@ def _restore(saved: dict[str, str | None]) -> None:
 
 
 _ENVIRONMENT = _SharedEnvironment()
+#: Running invocations by function ARN (ARNs name the account, so accounts stay apart).
+_IN_FLIGHT: dict[str, int] = {}
+_IN_FLIGHT_LOCK = threading.Lock()
+
+
+class TooManyRequests(JsonRESTError):
+    """Lambda's throttle: the function's reserved concurrency is in use (AWS docs, Invoke,
+    TooManyRequestsException, HTTP 429, Reason ReservedFunctionConcurrentInvocationLimitExceeded).
+    """
+
+    code = 429
+
+    def __init__(self) -> None:
+        super().__init__("TooManyRequestsException", "Rate Exceeded.")
+        self.description = json.dumps(
+            {
+                "__type": "TooManyRequestsException",
+                "message": "Rate Exceeded.",
+                "Reason": "ReservedFunctionConcurrentInvocationLimitExceeded",
+                "Type": "User",
+            }
+        )
 
 
 class InProcessLambdaBackend(LambdaSimpleBackend):
@@ -131,6 +154,25 @@ class InProcessLambdaBackend(LambdaSimpleBackend):
         response_headers: Any,
     ) -> str | bytes | None:
         fn = self.get_function(function_name, qualifier)
+        with self._in_flight(fn):
+            return self._invoke(fn, body, response_headers)
+
+    @contextmanager
+    def _in_flight(self, fn: Any) -> Iterator[None]:
+        """Count the function's running invocations against its reserved concurrency."""
+        limit = int(fn.reserved_concurrency) if fn.reserved_concurrency is not None else None
+        with _IN_FLIGHT_LOCK:
+            running = _IN_FLIGHT.get(fn.function_arn, 0)
+            if limit is not None and running >= limit:
+                raise TooManyRequests()
+            _IN_FLIGHT[fn.function_arn] = running + 1
+        try:
+            yield
+        finally:
+            with _IN_FLIGHT_LOCK:
+                _IN_FLIGHT[fn.function_arn] -= 1
+
+    def _invoke(self, fn: Any, body: Any, response_headers: Any) -> str | bytes | None:
         if not fn.handler:
             raise LambdaClientError("InvalidParameterValueException", "The function has no handler")
         handler = resolve_handler(fn.handler)
@@ -211,9 +253,12 @@ class InProcessLambdaBackend(LambdaSimpleBackend):
 
         def invoke_through_url(event: dict[str, Any], _context: Any) -> Any:
             response_headers: dict[str, str] = {}
-            payload = self.invoke(
-                function_name, None, json.dumps(event).encode(), {}, response_headers
-            )
+            try:
+                payload = self.invoke(
+                    function_name, None, json.dumps(event).encode(), {}, response_headers
+                )
+            except TooManyRequests:
+                raise function_urls.Throttled(function_name) from None
             if "x-amz-function-error" in response_headers:
                 raise FunctionError(function_name, payload)
             return json.loads(payload) if payload else None

@@ -222,3 +222,63 @@ def test_invocations_of_one_function_overlap_and_another_functions_wait() -> Non
     ends_of_first = max(first_a["ended"], first_b["ended"])
     starts_of_first = min(first_a["started"], first_b["started"])
     assert second["started"] >= ends_of_first or second["ended"] <= starts_of_first
+
+
+def test_a_function_at_its_reserved_concurrency_is_throttled_as_lambda_throttles() -> None:
+    """One slot reserved, two invocations at once: one runs, the other is refused with
+    TooManyRequestsException (429) by Invoke, and with 429 by the Function URL."""
+    import io
+    import urllib.error
+    import urllib.request
+    import zipfile
+    from concurrent.futures import ThreadPoolExecutor
+
+    from botocore.config import Config
+    from fakes import environment
+
+    from deploy.iam import assume_role
+
+    code = io.BytesIO()
+    with zipfile.ZipFile(code, "w") as archive:
+        archive.writestr("placeholder.py", "")
+    once = Config(retries={"total_max_attempts": 1})
+    with local_aws() as aws:
+        lam = aws.session.client("lambda", endpoint_url=aws.endpoint, config=once)
+        role = aws.client("iam").create_role(
+            RoleName="one", AssumeRolePolicyDocument=json.dumps(assume_role("lambda", False))
+        )["Role"]["Arn"]
+        lam.create_function(
+            FunctionName="one-at-a-time",
+            Runtime="python3.12",
+            Role=role,
+            Handler=f"{environment.__name__}.gated_handler",
+            Code={"ZipFile": code.getvalue()},
+        )
+        lam.put_function_concurrency(FunctionName="one-at-a-time", ReservedConcurrentExecutions=1)
+        url = lam.create_function_url_config(FunctionName="one-at-a-time", AuthType="NONE")[
+            "FunctionUrl"
+        ]
+
+        def invoke(_: int) -> str:
+            try:
+                lam.invoke(FunctionName="one-at-a-time", Payload="{}")
+                return "ran"
+            except ClientError as exc:
+                return exc.response["Error"]["Code"]
+
+        environment.ENTERED.clear()
+        environment.RELEASE.clear()
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            busy = pool.submit(invoke, 0)
+            assert environment.ENTERED.wait(30)  # the one slot is taken
+            refused = invoke(1)
+            try:
+                urllib.request.urlopen(url, timeout=5)
+                through_url = 200
+            except urllib.error.HTTPError as exc:
+                through_url = exc.code
+            environment.RELEASE.set()
+            assert busy.result() == "ran"
+        assert refused == "TooManyRequestsException"
+        assert through_url == 429
+        assert invoke(2) == "ran"  # the slot is free again

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 import time
 from typing import Any
 
@@ -21,3 +22,14 @@ def slow_handler(event: dict[str, Any], _context: Any) -> dict[str, Any]:
         "ended": time.monotonic(),
         "values": [first, os.environ.get(event["name"])],
     }
+
+
+#: gated_handler: set when an invocation is inside; the invocation returns once RELEASE is set.
+ENTERED = threading.Event()
+RELEASE = threading.Event()
+
+
+def gated_handler(_event: dict[str, Any], _context: Any) -> dict[str, bool]:
+    """Holds its invocation open until the test releases it (in-process Lambda only)."""
+    ENTERED.set()
+    return {"released": RELEASE.wait(30)}

@@ -27,9 +27,16 @@ TASK_TIMEOUT_PATH = "$.approvalTaskTimeoutSeconds"
 _DROPPED_KEYS = ("Next", "Catch", "ResultPath", "TimeoutSeconds", "TimeoutSecondsPath")
 
 
+#: Reserved concurrency of the approval function in the tests' stack: room for the 50
+#: simultaneous clicks of the race tests (the template's default, 10, would answer some
+#: with 429, as Lambda does: tests/test_local_aws.py tests that throttle).
+APPROVAL_CONCURRENCY = 64
+
+
 def deploy(aws: Any, settings: Settings) -> DeployResult:
-    """The workflow stack, given only its SageMaker role: no Slack, no email, and the review
-    links on the function's own URL (deploy_workflow_stack's follow-up update)."""
+    """The workflow stack, given its SageMaker role and room for 50 concurrent reviewers: no
+    Slack, no email, and the review links on the function's own URL (deploy_workflow_stack's
+    follow-up update)."""
     ensure_bucket(aws.client("s3"), settings.bucket_for(aws.account_id), aws.region)
     template = tpl.workflow_template(settings)
     return deploy_workflow_stack(
@@ -37,7 +44,10 @@ def deploy(aws: Any, settings: Settings) -> DeployResult:
         settings,
         template,
         names.stack_name(settings),
-        {tpl.SAGEMAKER_ROLE_ARN: settings.role_arn},
+        {
+            tpl.SAGEMAKER_ROLE_ARN: settings.role_arn,
+            tpl.APPROVAL_CONCURRENCY: str(APPROVAL_CONCURRENCY),
+        },
     )
 
 
