@@ -480,6 +480,12 @@ def test_the_link_signing_secret_has_a_generated_value(deployed):
     )["Environment"]["Variables"]
     arn = secrets.describe_secret(SecretId=names.signing_secret_name(SETTINGS))["ARN"]
     assert variables["SIGNING_SECRET_ARN"] == arn
+    # No secret's value in the environment (GetFunction shows it to anyone allowed to read
+    # the function): every secret the function uses arrives as an ARN.
+    for listed in secrets.list_secrets()["SecretList"]:
+        secret = secrets.get_secret_value(SecretId=listed["ARN"])["SecretString"]
+        assert all(secret not in value for value in variables.values()), listed["Name"]
+    assert not {"SIGNING_SECRET", "SLACK_WEBHOOK_URL", "SLACK_SIGNING_SECRET"} & set(variables)
 
 
 def test_the_schedule_starts_the_state_machine(deployed):
