@@ -1,9 +1,15 @@
-"""The walk: one pipeline execution, step by step, reported as ListPipelineExecutionSteps shows it.
+"""The walk: one pipeline execution, its steps reported as ListPipelineExecutionSteps shows them.
 
 Everything that can be checked without running anything (step types, references, cycles,
-parameters) is checked first, so a definition the executor cannot run fails before any job
-starts. Steps then run one at a time in dependency order; each step's entry in `run.steps` is
-updated in place, so a poller sees Executing, then Succeeded or Failed, live.
+parameters, typed parameters in string fields: plan.py, checks.py) is checked first, so a
+definition the executor cannot run fails before any job starts. Steps then run as SageMaker
+runs them: "By default, a pipeline performs all steps that are available to run in parallel"
+(AWS, "Pipeline Structure and Execution"), here at most one per core, or fewer if the
+execution's ParallelismConfiguration.MaxParallelExecutionSteps says so. A step starts once
+every step it needs has finished and its branch was taken. After a failure no new step starts,
+the running ones finish, and the execution fails with the first failure's reason. Each step's
+entry in `run.steps` is updated in place, so a poller sees Executing, then Succeeded or
+Failed, live.
 """
 
 from __future__ import annotations
@@ -12,8 +18,10 @@ import datetime as dt
 import json
 import os
 import sys
+import threading
 import traceback
 from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -21,7 +29,7 @@ from typing import Any
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from localaws.executor import conditions, s3files
+from localaws.executor import conditions, containers, s3files
 from localaws.executor.cache import (
     StepCache,
     cache_key,
@@ -29,6 +37,7 @@ from localaws.executor.cache import (
     code_uris,
     parse_duration,
 )
+from localaws.executor.checks import check_definition
 from localaws.executor.errors import DefinitionError, StepFailed, fit_reason
 from localaws.executor.expressions import Scope, render, resolve, resolve_parameters
 from localaws.executor.jobs import StepContext, StepOutcome, job_name
@@ -75,7 +84,8 @@ class LocalPipelineExecutor:
     jobs' container folders), `logs/<Step>.log` (a header with the resolved command and
     paths, then the job's stdout+stderr) and `timings.json`. `cache_dir` holds the step cache
     across local AWS sessions; None turns caching off. `python` runs the job scripts in place
-    of the image's `python3`; `step_timeout` caps any job's run time in seconds.
+    of the image's `python3`; `step_timeout` caps any job's run time in seconds;
+    `max_parallel` caps the steps running at once (default: the cores, `os.cpu_count()`).
     """
 
     def __init__(
@@ -84,12 +94,14 @@ class LocalPipelineExecutor:
         cache_dir: Path | None = None,
         python: str = sys.executable,
         step_timeout: float = 3600.0,
+        max_parallel: int | None = None,
     ) -> None:
         # Absolute: jobs run with their own folder as the working directory.
         self.workspace = Path(workspace).resolve()
         self.cache = StepCache(Path(cache_dir).resolve()) if cache_dir is not None else None
         self.python = python
         self.step_timeout = step_timeout
+        self.max_parallel = max(1, max_parallel or os.cpu_count() or 1)
 
     def __call__(self, run: PipelineRun) -> None:
         """Run one execution; raises PipelineFailed with the FailureReason if it fails."""
@@ -109,6 +121,9 @@ class _Execution:
         self.execution_id = run.execution_arn.rsplit("/", 1)[-1]
         self.folder = executor.logs_dir(run.execution_arn).parent
         self.started = utcnow()
+        #: Guards `run.steps` entries and the records written from several step threads.
+        self.lock = threading.Lock()
+        self._limit: int | None = None
         # The account's own credentials and endpoint: another local AWS may run beside it.
         account = run.account
         session = local_session(account.region, account)
@@ -136,34 +151,91 @@ class _Execution:
         what = "pipeline definition"
         try:
             steps = plan(self.run_.definition)
+            declared = self.run_.definition.get("Parameters") or []
+            check_definition(steps, declared, self.sagemaker.meta.service_model)
             what = "pipeline parameters"
-            self.scope.parameters = resolve_parameters(
-                self.run_.definition.get("Parameters") or [], self.run_.parameters
-            )
+            self.scope.parameters = resolve_parameters(declared, self.run_.parameters)
         except DefinitionError as exc:
             reason = fit_reason(f"Invalid {what}: {exc}")
             (self.folder / "logs" / "execution.log").write_text(reason + "\n", encoding="utf-8")
             raise PipelineFailed(reason) from None
         self._write_json("parameters.json", self.scope.parameters)
-        skipped: set[str] = set()
-        outcomes: dict[str, bool] = {}
         try:
-            for step in steps:
-                branch_not_taken = (
-                    step.branch and outcomes.get(step.branch[0]) is not step.branch[1]
-                )
-                if branch_not_taken or step.needs & skipped:
-                    skipped.add(step.name)
-                else:
-                    outcome = self._run_step(step)
-                    if outcome.branch is not None:
-                        outcomes[step.name] = outcome.branch
+            self._schedule(steps)
         finally:
             self._write_timings()
 
+    def _schedule(self, steps: list[PlannedStep]) -> None:
+        """Start each step once what it needs has finished, up to the limit at once.
+
+        `steps` is in plan order, which breaks ties, so entries appear in the same order on
+        every run. A step whose branch was not taken, or that needs a skipped step, is skipped
+        (not reported), as SageMaker leaves the untaken branch out of the execution.
+        """
+        pending = list(steps)
+        finished: set[str] = set()
+        skipped: set[str] = set()
+        outcomes: dict[str, bool] = {}
+        failure: PipelineFailed | None = None
+        running: dict[Future[StepOutcome], PlannedStep] = {}
+        pool = ThreadPoolExecutor(thread_name_prefix=f"step-{self.execution_id[-6:]}")
+        try:
+            while True:
+                if failure is None:
+                    for step in list(pending):
+                        if not step.needs <= finished | skipped:
+                            continue
+                        taken = not step.branch or outcomes.get(step.branch[0]) is step.branch[1]
+                        if taken and not step.needs & skipped:
+                            if running and len(running) >= self._parallelism():
+                                continue  # a later-listed step may still be skipped
+                            entry = self._start_entry(step)
+                            running[pool.submit(self._run_step, step, entry)] = step
+                        else:
+                            skipped.add(step.name)
+                        pending.remove(step)
+                if not running:
+                    break
+                done, _ = wait(running, return_when=FIRST_COMPLETED)
+                for future in sorted(done, key=lambda f: steps.index(running[f])):
+                    step = running.pop(future)
+                    try:
+                        outcome = future.result()
+                    except PipelineFailed as exc:
+                        failure = failure or exc  # the running steps still finish
+                        continue
+                    finished.add(step.name)
+                    if outcome.branch is not None:
+                        outcomes[step.name] = outcome.branch
+        finally:
+            pool.shutdown(wait=True)
+        if failure is not None:
+            raise failure
+
+    def _parallelism(self) -> int:
+        """How many steps may run at once: the cores, or the execution's
+        ParallelismConfiguration.MaxParallelExecutionSteps if lower. Asked only when a second
+        step could start, so a pipeline that is one chain of steps makes no extra call."""
+        if self._limit is None:
+            limit = self.executor.max_parallel
+            try:
+                described = self.sagemaker.describe_pipeline_execution(
+                    PipelineExecutionArn=self.run_.execution_arn
+                )
+                configured = (described.get("ParallelismConfiguration") or {}).get(
+                    "MaxParallelExecutionSteps"
+                )
+            except (ClientError, BotoCoreError):
+                configured = None
+            if isinstance(configured, int) and configured >= 1:
+                limit = min(limit, configured)
+            self._limit = limit
+        return self._limit
+
     # --- one step ---------------------------------------------------------------------
 
-    def _run_step(self, step: PlannedStep) -> StepOutcome:
+    def _start_entry(self, step: PlannedStep) -> dict[str, Any]:
+        """The step's ListPipelineExecutionSteps entry, Executing from now."""
         entry: dict[str, Any] = {
             "StepName": step.name,
             "StepStatus": "Executing",
@@ -175,8 +247,13 @@ class _Execution:
             entry["StepDisplayName"] = step.spec["DisplayName"]
         if step.spec.get("Description"):
             entry["StepDescription"] = step.spec["Description"]
-        self.run_.steps.append(entry)
+        with self.lock:
+            self.run_.steps.append(entry)
         self.run_.changed()
+        return entry
+
+    def _run_step(self, step: PlannedStep, entry: dict[str, Any]) -> StepOutcome:
+        """Run one step in a worker thread; PipelineFailed carries its FailureReason."""
         log = self.folder / "logs" / f"{step.name}.log"
         try:
             outcome = self._outcome(step, entry, log)
@@ -207,7 +284,8 @@ class _Execution:
         update: dict[str, Any] = {"StepStatus": status, "EndTime": utcnow(), "Metadata": metadata}
         if reason is not None:
             update["FailureReason"] = reason
-        entry.update(update)
+        with self.lock:
+            entry.update(update)
         self.run_.changed()
         self._write_timings()
 
@@ -272,7 +350,8 @@ class _Execution:
         config = step.spec.get("CacheConfig") or {}
         cache = self.executor.cache
         if cache is None or config.get("Enabled") is not True:
-            return runner(context)
+            with containers.job_root(context.work):
+                return runner(context)
         code = [code_digest(self.objects, uri) for uri in code_uris(step.type, context.arguments)]
         key = cache_key(self.run_.pipeline_name, step.name, step.type, context.arguments, code)
         expire = parse_duration(config["ExpireAfter"]) if config.get("ExpireAfter") else None
@@ -286,7 +365,8 @@ class _Execution:
                 f"# reused the outputs of {hit.source_execution_arn} ({hit.record['CreatedAt']})\n",
             )
             return hit.outcome()
-        outcome = runner(context)
+        with containers.job_root(context.work):
+            outcome = runner(context)
         try:
             cache.store(key, step.name, step.type, outcome, self.run_.execution_arn, utcnow())
             _append(context.log, f"# cached as {key}\n")
@@ -297,6 +377,10 @@ class _Execution:
     # --- records ------------------------------------------------------------------------
 
     def _write_timings(self) -> None:
+        with self.lock:
+            self._write_timings_locked()
+
+    def _write_timings_locked(self) -> None:
         steps = []
         for entry in list(self.run_.steps):
             start, end = entry.get("StartTime"), entry.get("EndTime")

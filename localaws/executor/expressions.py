@@ -117,6 +117,14 @@ def walk(document: Any, path: str, where: str) -> Any:
     return current
 
 
+def path_segments(path: str, where: str) -> list[str | int]:
+    """The keys a property path walks: `a.b['c'][0]` is ["a", "b", "c", 0]."""
+    return [
+        int(index) if index else (name or quoted1 or quoted2)
+        for name, quoted1, quoted2, index in _segments(path, where)
+    ]
+
+
 def _segments(path: str, where: str) -> Iterator[tuple[str, str, str, str]]:
     path = path.removeprefix("$").removeprefix(".") if path.startswith("$") else path
     position = 0

@@ -1,8 +1,10 @@
 """A Processing step: inputs in, the container's entrypoint run here, outputs out.
 
 Follows the CreateProcessingJob contract: each ProcessingInput's S3 data is copied to its
-LocalPath before the entrypoint starts, each ProcessingOutput's LocalPath is uploaded to its
-S3Uri after it exits 0, and PropertyFiles are read from the outputs afterwards.
+LocalPath and each ProcessingOutput's LocalPath exists before the entrypoint starts, the job's
+configuration is in /opt/ml/config, each output is uploaded to its S3Uri after the entrypoint
+exits 0, and PropertyFiles are read from the outputs afterwards. Container paths are those of
+the job's own /opt/ml (containers.py), so a script may hard-code them.
 """
 
 from __future__ import annotations
@@ -24,7 +26,10 @@ from localaws.executor.expressions import render
 from localaws.executor.jobs import Artifact, StepContext, StepOutcome, max_runtime, record_job
 
 PROCESSING_ROOT = "/opt/ml/processing"
+CONFIG_DIR = "/opt/ml/config"
 CREATE = "CreateProcessingJob"
+#: A processing job's one instance, as its resourceconfig.json names it.
+HOST = "algo-1"
 
 
 def run_processing(ctx: StepContext) -> StepOutcome:
@@ -68,6 +73,7 @@ def run_processing(ctx: StepContext) -> StepOutcome:
         s3files.download(ctx.objects, uri, sandbox.local(path))
     for _, _, path in outputs:
         sandbox.local(path).mkdir(parents=True, exist_ok=True)
+    _write_config(ctx, sandbox, request, arn)
 
     run_logged(
         command,
@@ -76,6 +82,7 @@ def run_processing(ctx: StepContext) -> StepOutcome:
         log=ctx.log,
         timeout=max_runtime(args, ctx.timeout),
         what=f"Step {ctx.name}: {_program(entrypoint)}",
+        root=ctx.work,
     )
 
     artifacts = []
@@ -95,6 +102,22 @@ def run_processing(ctx: StepContext) -> StepOutcome:
         artifacts=artifacts,
         job=(CREATE, request),
     )
+
+
+def _write_config(ctx: StepContext, sandbox: Sandbox, request: dict[str, Any], arn: str) -> None:
+    """/opt/ml/config/processingjobconfig.json (the CreateProcessingJob request with the job's
+    ARN) and resourceconfig.json (the hosts), as SageMaker Processing provides them: see
+    https://docs.aws.amazon.com/sagemaker/latest/dg/build-your-own-processing-container.html"""
+    accepted = ctx.sagemaker.meta.service_model.operation_model(CREATE).input_shape.members
+    job = {"ProcessingJobArn": arn, **{k: v for k, v in request.items() if k in accepted}}
+    folder = sandbox.local(CONFIG_DIR)
+    folder.mkdir(parents=True, exist_ok=True)
+    documents = {
+        "processingjobconfig.json": job,
+        "resourceconfig.json": {"current_host": HOST, "hosts": [HOST]},
+    }
+    for name, document in documents.items():
+        (folder / name).write_text(json.dumps(document, indent=2, default=str), encoding="utf-8")
 
 
 def read_property_files(ctx: StepContext, outputs: dict[str, Path]) -> dict[str, Any]:
