@@ -39,6 +39,7 @@ import copy
 import json
 import re
 import threading
+from collections.abc import Callable
 from contextlib import suppress
 from datetime import datetime
 from typing import Any
@@ -96,10 +97,14 @@ def _replacements() -> list[tuple[type, str, Any]]:
         (StateMachine, "delete_from_cloudformation_json", classmethod(_delete_state_machine)),
         (ChangeSet, "apply", _apply_change_set),
         (Stack, "has_parameters", _has_parameters),
-        (LambdaFunction, "create_from_cloudformation_json", classmethod(_create_function)),
+        (
+            LambdaFunction,
+            "create_from_cloudformation_json",
+            _created_then(LambdaFunction, lambda fn, props, *_: _keep_logging_config(fn, props)),
+        ),
         (LambdaFunction, "update_from_cloudformation_json", classmethod(_update_function)),
         (LambdaFunction, "get_configuration", _function_configuration),
-        (Table, "create_from_cloudformation_json", classmethod(_create_table)),
+        (Table, "create_from_cloudformation_json", _created_then(Table, _table_ttl)),
     ]
 
 
@@ -242,20 +247,26 @@ def _has_parameters(self: Stack, other_parameters: dict[str, Any]) -> bool:
 _LOGGING_CONFIG = "_cfn_logging_config"
 
 
-def _create_function(
-    cls: type[LambdaFunction],
-    resource_name: str,
-    cloudformation_json: dict[str, Any],
-    account_id: str,
-    region_name: str,
-    **kwargs: Any,
-) -> LambdaFunction:
-    original = _ORIGINALS[(LambdaFunction, "create_from_cloudformation_json")]
-    function = original.__func__(
-        cls, resource_name, cloudformation_json, account_id, region_name, **kwargs
-    )
-    _keep_logging_config(function, cloudformation_json.get("Properties", {}))
-    return function
+def _created_then(owner: type, complete: Callable[[Any, dict[str, Any], str, str], None]) -> Any:
+    """moto's create_from_cloudformation_json of `owner`, then `complete(resource, properties,
+    account_id, region_name)` for what moto leaves out."""
+
+    def create(
+        cls: type,
+        resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+        **kwargs: Any,
+    ) -> Any:
+        original = _ORIGINALS[(owner, "create_from_cloudformation_json")]
+        resource = original.__func__(
+            cls, resource_name, cloudformation_json, account_id, region_name, **kwargs
+        )
+        complete(resource, cloudformation_json.get("Properties", {}), account_id, region_name)
+        return resource
+
+    return classmethod(create)
 
 
 def _update_function(
@@ -299,23 +310,11 @@ def _function_configuration(self: LambdaFunction, on_create: bool = False) -> di
 # -- AWS::DynamoDB::Table --------------------------------------------------------------------
 
 
-def _create_table(
-    cls: type[Table],
-    resource_name: str,
-    cloudformation_json: dict[str, Any],
-    account_id: str,
-    region_name: str,
-    **kwargs: Any,
-) -> Table:
-    original = _ORIGINALS[(Table, "create_from_cloudformation_json")]
-    table = original.__func__(
-        cls, resource_name, cloudformation_json, account_id, region_name, **kwargs
-    )
-    ttl = cloudformation_json.get("Properties", {}).get("TimeToLiveSpecification")
+def _table_ttl(table: Table, properties: dict[str, Any], account_id: str, region: str) -> None:
+    ttl = properties.get("TimeToLiveSpecification")
     if ttl:
         spec = {"Enabled": _flag(ttl.get("Enabled")), "AttributeName": ttl["AttributeName"]}
-        dynamodb_backends[account_id][region_name].update_time_to_live(table.name, spec)
-    return table
+        dynamodb_backends[account_id][region].update_time_to_live(table.name, spec)
 
 
 # -- the resource types moto lacks ---------------------------------------------------------------
