@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -152,15 +153,22 @@ def read_only_dir(tmp_path: Path) -> Iterator[Path]:
         yield folder
         folder.chmod(0o755)
         return
+    with _tmpfs(folder, "ro,size=64k"):
+        yield folder
+
+
+@contextmanager
+def _tmpfs(folder: Path, options: str) -> Iterator[None]:
+    """A tmpfs mounted on `folder` for the block (root only; skips where mounting fails)."""
     mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "ro,size=64k", "tmpfs", str(folder)],
+        ["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(folder)],
         capture_output=True,
         check=False,
     )
     if mounted.returncode != 0:
-        pytest.skip(f"root cannot mount a read-only tmpfs here: {mounted.stderr!r}")
+        pytest.skip(f"cannot mount a tmpfs ({options}) here: {mounted.stderr!r}")
     try:
-        yield folder
+        yield
     finally:
         subprocess.run(["umount", str(folder)], check=False)
 
@@ -214,14 +222,7 @@ def test_real_full_disk_is_one_line(tmp_path: Path) -> None:
         pytest.skip("mounting a tmpfs needs root")
     runs = tmp_path / "runs"
     runs.mkdir()
-    mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(runs)],
-        capture_output=True,
-        check=False,
-    )
-    if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr!r}")
-    try:
+    with _tmpfs(runs, "size=64k"):
         process = _mlops("run", "--pipeline-only", "--runs-dir", str(runs), *FAST)
         _, err = process.communicate(timeout=300)
         assert process.returncode == 1
@@ -230,8 +231,6 @@ def test_real_full_disk_is_one_line(tmp_path: Path) -> None:
             err.strip().splitlines()[-1].startswith("mlops run: error: No space left on device: ")
         )
         assert list(runs.iterdir()) == []
-    finally:
-        subprocess.run(["umount", str(runs)], check=False)
 
 
 def _dead_pid() -> int:
