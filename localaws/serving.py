@@ -114,7 +114,7 @@ def load_booster(model_dir: Path) -> Any:
                 booster = pickle.load(handle)
         except Exception as exc:
             raise ServingError(500, f"Unable to load model {path.name}: {exc}") from None
-    booster.set_param("nthread", 1)
+    booster.set_param("nthread", "1")
     return booster
 
 

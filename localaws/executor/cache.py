@@ -1,9 +1,13 @@
 """Step caching as SageMaker does it, kept in a local folder that outlives the local AWS.
 
 The key is a hash of the step's identity and the attributes SageMaker documents for its cache
-key, resolved (Processing: AppSpecification, Environment, ProcessingInputs; Training:
+key ("Default cache key attributes by pipeline step type",
+https://docs.aws.amazon.com/sagemaker/latest/dg/pipelines-default-keys.html), resolved
+(Processing: AppSpecification, Environment, ProcessingInputs; Training:
 AlgorithmSpecification, CheckpointConfig, DebugHookConfig, DebugRuleConfigurations,
-Environment, HyperParameters, InputDataConfig), plus the ETags of the step's code objects.
+Environment, HyperParameters, InputDataConfig; Transform: DataProcessing, Environment,
+ModelName, TransformInput), plus the ETags of the step's code objects. A step type without
+listed attributes would hit whatever its arguments, so only the types listed here cache.
 Output locations are left out: the SDK's defaults contain the execution id. A hit resolves
 to the source execution's S3 URIs, so downstream steps get the same keys and hit too.
 
@@ -43,6 +47,7 @@ CACHE_KEY_ATTRIBUTES: dict[str, tuple[str, ...]] = {
         "HyperParameters",
         "InputDataConfig",
     ),
+    "Transform": ("DataProcessing", "Environment", "ModelName", "TransformInput"),
 }
 _FORMAT = 1
 #: Code objects up to this size are hashed by content; larger ones by ETag.
@@ -64,6 +69,11 @@ def parse_duration(text: str) -> dt.timedelta:
     days = sum(parts.get(k, 0) * n for k, n in _DAYS.items())
     seconds = sum(parts.get(k, 0) * n for k, n in _SECONDS.items())
     return dt.timedelta(days=days, seconds=seconds)
+
+
+def cacheable(step_type: str) -> bool:
+    """Whether SageMaker caches this step type (it lists cache key attributes for it)."""
+    return step_type in CACHE_KEY_ATTRIBUTES
 
 
 def cache_key(

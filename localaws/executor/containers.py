@@ -147,7 +147,7 @@ def _probe() -> Isolation:
         return Isolation(problem="util-linux `unshare` and `mount` are not installed")
     if not os.path.isdir("/opt"):
         return Isolation(problem="the host has no /opt to mount /opt/ml under")
-    candidates = [(unshare, "--user", "--map-root-user", "--mount")]
+    candidates: list[tuple[str, ...]] = [(unshare, "--user", "--map-root-user", "--mount")]
     if os.geteuid() == 0:
         candidates.insert(0, (unshare, "--mount"))
     folder = Path(tempfile.mkdtemp(prefix="localaws-mounts-"))
@@ -206,6 +206,18 @@ def _fstab_escape(text: str) -> str:
     return "".join(f"\\{ord(c):03o}" if c in " \t\n\\" else c for c in text)
 
 
+def isolation_problem(root: Path) -> str:
+    """Why jobs of the step whose work folder is `root` would run without their own /opt/ml
+    ("" if they get it), so a runner can choose a path that does not need it."""
+    ml = (root / "opt" / "ml").resolve()
+    if ml.is_relative_to("/opt"):  # a tmpfs on /opt would hide the work folder itself
+        return f"its work folder {ml} is under /opt"
+    setup = isolation()
+    if not setup.prefix or setup.folder is None:
+        return setup.problem or "no private mount namespace"
+    return ""
+
+
 def _launch(command: list[str], root: Path | None, cwd: Path) -> tuple[list[str], str, Path | None]:
     """The command that starts the job, why it runs without its own /opt/ml ("" if it has
     one), and the fstab file to delete once it exits."""
@@ -213,11 +225,10 @@ def _launch(command: list[str], root: Path | None, cwd: Path) -> tuple[list[str]
         return command, "no container folder", None
     ml = (root / "opt" / "ml").resolve()
     ml.mkdir(parents=True, exist_ok=True)
-    if ml.is_relative_to("/opt"):  # a tmpfs on /opt would hide the work folder itself
-        return command, f"its work folder {ml} is under /opt", None
+    problem = isolation_problem(root)
     setup = isolation()
-    if not setup.prefix or setup.folder is None:
-        return command, setup.problem, None
+    if problem or setup.folder is None:
+        return command, problem, None
     fstab = _fstab(setup.folder, ml)
     return [*setup.prefix, str(fstab), str(cwd), *command], "", fstab
 

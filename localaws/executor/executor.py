@@ -33,6 +33,7 @@ from localaws.executor import conditions, containers, s3files
 from localaws.executor.cache import (
     StepCache,
     cache_key,
+    cacheable,
     code_digest,
     code_uris,
     parse_duration,
@@ -349,7 +350,9 @@ class _Execution:
     ) -> StepOutcome:
         config = step.spec.get("CacheConfig") or {}
         cache = self.executor.cache
-        if cache is None or config.get("Enabled") is not True:
+        # A type SageMaker names no cache key attributes for never caches (its key would
+        # ignore every argument).
+        if cache is None or config.get("Enabled") is not True or not cacheable(step.type):
             with containers.job_root(context.work):
                 return runner(context)
         code = [code_digest(self.objects, uri) for uri in code_uris(step.type, context.arguments)]

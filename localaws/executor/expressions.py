@@ -221,7 +221,7 @@ def resolve_parameters(declared: list[dict[str, Any]], given: Mapping[str, str])
 
     Names that are not declared are rejected, as SageMaker rejects them at start.
     """
-    by_name = {p.get("Name"): p for p in declared}
+    by_name = {str(p.get("Name")): p for p in declared}
     unknown = sorted(set(given) - set(by_name))
     if unknown:
         raise DefinitionError(

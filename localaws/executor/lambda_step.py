@@ -76,7 +76,7 @@ def _outputs(step: str, declared: list[dict[str, Any]], body: str) -> dict[str, 
         raise StepFailed(f"Step {step}: the function must return a JSON object, got {body[:200]}")
     outputs: dict[str, Any] = {}
     for item in declared:
-        name, kind = item.get("OutputName"), item.get("OutputType", "String")
+        name, kind = str(item.get("OutputName", "")), item.get("OutputType", "String")
         if name not in result:
             raise StepFailed(f"Step {step}: the function's response has no output {name!r}")
         value = result[name]

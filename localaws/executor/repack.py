@@ -1,14 +1,15 @@
-"""The SDK's repack Training step, done on the job's sandbox.
+"""The SDK's repack Training step, done on the job's sandbox where jobs have no /opt/ml.
 
 When a ModelStep's model has an `entry_point`, sagemaker v2 adds a Training step
 (`sagemaker/workflow/_utils.py` _RepackModelStep) whose entry point is the shell launcher
 `_repack_script_launcher.sh`, which runs `python _repack_model.py` with the hyperparameters
-inference_script, model_archive, dependencies and source_dir. That script reads and writes
-fixed container paths (/opt/ml/input/data/training, /opt/ml/code, /opt/ml/model), so without
-a private /opt/ml it cannot run on this host (and, as root, would write into the host's /opt).
-This module does what `_repack_model.py` documents, on the sandbox's folders: the previous
-model archive's members, plus `code/` holding the inference script (or the whole source
-directory) and `code/lib/` the dependencies.
+inference_script, model_archive, dependencies and source_dir (from SM_HP_*). That script reads
+and writes fixed container paths (/opt/ml/input/data/training, /opt/ml/code, /opt/ml/model).
+Where jobs get a private /opt/ml (containers.py) the training step runs the SDK's own launcher
+as any entry point. Only where they do not (it could not run, and as root would write into
+the host's /opt) does this module do what `_repack_model.py` does, on the sandbox's folders:
+the previous model archive's members, plus `code/` holding the inference script (or the
+whole source directory) and `code/lib/` the dependencies.
 """
 
 from __future__ import annotations
@@ -31,8 +32,9 @@ def is_sdk_repack(program: str, code: Path) -> bool:
     return program == LAUNCHER and (code / SCRIPT).is_file()
 
 
-def repack(sandbox: Sandbox, hyperparameters: dict[str, Any], log: Path) -> None:
-    """/opt/ml/model := the model archive from the `training` channel + the inference code."""
+def repack(sandbox: Sandbox, hyperparameters: dict[str, Any], log: Path, why: str) -> None:
+    """/opt/ml/model := the model archive from the `training` channel + the inference code;
+    `why` says why the SDK's launcher could not run (logged)."""
     code = sandbox.local("/opt/ml/code")
     data = sandbox.local("/opt/ml/input/data/training")
     model_dir = sandbox.local("/opt/ml/model")
@@ -69,7 +71,8 @@ def repack(sandbox: Sandbox, hyperparameters: dict[str, Any], log: Path) -> None
         shutil.copytree(source, model_dir, dirs_exist_ok=True)
     with log.open("a", encoding="utf-8") as out:
         out.write(
-            f"# SDK repack ({LAUNCHER} -> {SCRIPT}) done on the sandbox: {archive_name} + "
+            f"# SDK repack ({LAUNCHER} -> {SCRIPT}) done by the executor on the sandbox, as "
+            f"jobs have no /opt/ml here ({why}): {archive_name} + "
             f"code/{'' if source_dir else script} -> /opt/ml/model\n"
         )
         for path in sorted(model_dir.rglob("*")):

@@ -21,6 +21,7 @@ from typing import Any
 from localaws.executor import algorithms, archives, repack, s3files
 from localaws.executor.containers import (
     Sandbox,
+    isolation_problem,
     job_environment,
     run_logged,
     write_header,
@@ -111,7 +112,7 @@ def run_training(ctx: StepContext) -> StepOutcome:
         command = _toolkit_command(ctx, script, str(program), command_line(user))
         environment = {
             **{k: render(v) for k, v in (args.get("Environment") or {}).items()},
-            **_sm_environment(sandbox, channel_dirs, user, command, program, submit),
+            **_sm_environment(sandbox, channel_dirs, user, command, str(program), str(submit)),
         }
         if script.suffix != ".py":
             environment["PATH"] = f"{_python_shim(ctx)}{os.pathsep}{os.environ.get('PATH', '')}"
@@ -130,9 +131,11 @@ def run_training(ctx: StepContext) -> StepOutcome:
             *(f"env {k}={v}" for k, v in sorted(environment.items())),
         ],
     )
-    if not algorithm_mode and repack.is_sdk_repack(str(program), code):
-        # The SDK's launcher reads and writes fixed /opt/ml paths: done here, on the sandbox.
-        repack.repack(sandbox, user, ctx.log)
+    no_opt_ml = isolation_problem(ctx.work)
+    if not algorithm_mode and no_opt_ml and repack.is_sdk_repack(str(program), code):
+        # The SDK's launcher reads and writes fixed /opt/ml paths it cannot reach without
+        # its own /opt/ml: its work is done here, on the sandbox, instead.
+        repack.repack(sandbox, user, ctx.log, no_opt_ml)
     else:
         run_logged(
             command,
@@ -269,22 +272,78 @@ def _sm_environment(
     for name, path in channel_dirs.items():
         env[f"SM_CHANNEL_{name.upper()}"] = str(sandbox.local(path))
     for name, value in user.items():
-        env[f"SM_HP_{name.upper()}"] = value if isinstance(value, str) else json.dumps(value)
+        env[f"SM_HP_{name.upper()}"] = toolkit_env_value(value)
     return env
 
 
+def toolkit_env_value(value: Any) -> str:
+    """A value as the toolkit's `mapping.to_env_vars` writes it: None as "", a str as is,
+    anything else compact JSON. (The SDK's repack launcher relies on None being "".)"""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+
+
+def input_data_config(args: dict[str, Any]) -> dict[str, dict[str, str]]:
+    """inputdataconfig.json as SageMaker writes it in the container: per channel its
+    TrainingInputMode, S3DistributionType, RecordWrapperType and, if given, ContentType.
+
+    AWS, "How Amazon SageMaker Provides Training Information" (your-algorithms-training-algo-
+    running-container.html#...-inputdataconfig); sagemaker-training-toolkit
+    `environment.read_input_data_config` documents the same keys.
+    """
+    mode = (args.get("AlgorithmSpecification") or {}).get("TrainingInputMode", "File")
+    channels: dict[str, dict[str, str]] = {}
+    for item in args.get("InputDataConfig") or []:
+        source = (item.get("DataSource") or {}).get("S3DataSource") or {}
+        channel = {
+            "TrainingInputMode": str(item.get("InputMode") or mode),
+            "S3DistributionType": str(source.get("S3DataDistributionType") or "FullyReplicated"),
+            "RecordWrapperType": str(item.get("RecordWrapperType") or "None"),
+        }
+        if item.get("ContentType"):
+            channel["ContentType"] = render(item["ContentType"])
+        channels[str(item["ChannelName"])] = channel
+    return channels
+
+
+def resource_config(args: dict[str, Any]) -> dict[str, Any]:
+    """resourceconfig.json of the one host that runs here, as SageMaker writes it.
+
+    AWS, "Distributed training configuration" (your-algorithms-training-algo-running-
+    container.html#...-dist-training); sagemaker-training-toolkit `environment.py` reads
+    current_host, hosts, current_instance_type, current_group_name, instance_groups and
+    network_interface_name (its defaults: "local", "homogeneousCluster", "eth0"). A
+    homogeneous cluster is the group SageMaker calls homogeneousCluster. Local runs are one
+    host, so the lists name algo-1 only: a script waiting for peers would wait forever.
+    """
+    resources = args.get("ResourceConfig") or {}
+    groups = resources.get("InstanceGroups") or []
+    group = groups[0] if groups else {}
+    name = str(group.get("InstanceGroupName") or "homogeneousCluster")
+    instance_type = render(group.get("InstanceType") or resources.get("InstanceType") or "local")
+    return {
+        "current_host": HOST,
+        "current_instance_type": instance_type,
+        "current_group_name": name,
+        "hosts": [HOST],
+        "instance_groups": [
+            {"instance_group_name": name, "instance_type": instance_type, "hosts": [HOST]}
+        ],
+        "network_interface_name": "eth0",
+    }
+
+
 def _write_config(sandbox: Sandbox, hyperparameters: dict[str, str], args: dict[str, Any]) -> None:
-    """/opt/ml/input/config/*.json, which some scripts read instead of the environment."""
+    """/opt/ml/input/config/*.json, which toolkits and scripts read at these fixed paths."""
     config = sandbox.local(f"{INPUT_DIR}/config")
     config.mkdir(parents=True, exist_ok=True)
-    channels = {
-        item["ChannelName"]: {k: v for k, v in item.items() if k != "DataSource"}
-        for item in args.get("InputDataConfig") or []
-    }
     documents = {
         "hyperparameters.json": hyperparameters,
-        "inputdataconfig.json": channels,
-        "resourceconfig.json": {"current_host": HOST, "hosts": [HOST]},
+        "inputdataconfig.json": input_data_config(args),
+        "resourceconfig.json": resource_config(args),
     }
     for name, document in documents.items():
         (config / name).write_text(json.dumps(document, indent=2), encoding="utf-8")
