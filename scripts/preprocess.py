@@ -45,6 +45,8 @@ MEASUREMENTS = (
     "shell_weight",
 )
 INPUT_COLUMNS = (CATEGORICAL, *MEASUREMENTS, TARGET)
+#: What a prediction needs (`mlops predict` reads raw rows with this module): no target.
+FEATURE_INPUT_COLUMNS = (CATEGORICAL, *MEASUREMENTS)
 FEATURES = (*MEASUREMENTS, *(f"{CATEGORICAL}_{c}" for c in SEX_CATEGORIES))
 OUTPUT_COLUMNS = (TARGET, *FEATURES)
 #: Fewest rows accepted: enough for every split to get rows with the default ratios.
@@ -111,9 +113,14 @@ def _is_number(text: str) -> bool:
     return True
 
 
-def read_header(path: Path) -> list[str]:
-    """The header's column names, after checking delimiter, names and duplicates."""
-    expected = ",".join(INPUT_COLUMNS)
+def read_header(
+    path: Path, columns: tuple[str, ...] = INPUT_COLUMNS, optional: tuple[str, ...] = ()
+) -> list[str]:
+    """The header's column names, after checking delimiter, names and duplicates.
+
+    Every one of `columns` must be present; `optional` ones may be.
+    """
+    expected = ",".join(columns)
     try:
         with path.open(encoding="utf-8-sig", newline="") as handle:
             line = handle.readline()
@@ -138,8 +145,8 @@ def read_header(path: Path) -> list[str]:
             f"{path}: column '{duplicated[0]}' appears more than once "
             f"(expected each of {expected} once)"
         )
-    missing = [c for c in INPUT_COLUMNS if c not in names]
-    extra = [n for n in names if n not in INPUT_COLUMNS]
+    missing = [c for c in columns if c not in names]
+    extra = [n for n in names if n not in columns and n not in optional]
     problems = []
     if missing:
         problems.append("missing column " + ", ".join(f"'{c}'" for c in missing))
@@ -155,12 +162,14 @@ def _first_row(mask: np.ndarray) -> int:
     return int(np.flatnonzero(mask)[0]) + 1
 
 
-def _diagnose_numbers(path: Path, names: list[str]) -> InputError:
+def _diagnose_numbers(
+    path: Path, names: list[str], numeric: tuple[str, ...] = (*MEASUREMENTS, TARGET)
+) -> InputError:
     """Find the cell that made the fast typed read fail (slow path, only on bad input)."""
     raw = pd.read_csv(
         path, header=0, names=names, dtype=str, encoding="utf-8-sig", skipinitialspace=True
     )
-    for column in (*MEASUREMENTS, TARGET):
+    for column in numeric:
         values = raw[column].str.strip()
         blank = (values == "").to_numpy()  # a quoted blank, such as " "
         if blank.any():
@@ -185,15 +194,20 @@ def _diagnose_numbers(path: Path, names: list[str]) -> InputError:
                 f"{float(numbers[row - 1])!r} in row {row}"
             )
     return InputError(
-        f"{path}: could not read numbers (expected numeric columns "
-        f"{', '.join(MEASUREMENTS)}, {TARGET})"
+        f"{path}: could not read numbers (expected numeric columns {', '.join(numeric)})"
     )
 
 
-def read_file(path: Path) -> pd.DataFrame:
-    """Read one CSV with explicit dtypes and reject anything the model should not see."""
-    names = read_header(path)
-    dtypes = {c: "float64" for c in (*MEASUREMENTS, TARGET)}
+def read_file(path: Path, target: bool = True) -> pd.DataFrame:
+    """Read one CSV with explicit dtypes and reject anything the model should not see.
+
+    With `target` False (rows to predict) the target column may be absent; if present it is
+    not read at all, and one data row is enough.
+    """
+    columns = INPUT_COLUMNS if target else FEATURE_INPUT_COLUMNS
+    names = read_header(path, columns, optional=() if target else (TARGET,))
+    numeric = (*MEASUREMENTS, TARGET) if target else MEASUREMENTS
+    dtypes = {c: "float64" for c in numeric}
     dtypes[CATEGORICAL] = "category"
     try:
         # skipinitialspace drops the spaces before a value (and so finds a quote after them);
@@ -207,6 +221,7 @@ def read_file(path: Path) -> pd.DataFrame:
             encoding="utf-8-sig",
             engine="c",
             skipinitialspace=True,
+            usecols=None if target else list(columns),
         )
     except pd.errors.ParserError as error:
         found = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", str(error))
@@ -219,12 +234,13 @@ def read_file(path: Path) -> pd.DataFrame:
     except UnicodeDecodeError:
         raise InputError(f"{path}: not UTF-8 text (expected a comma-separated CSV file)") from None
     except ValueError:
-        raise _diagnose_numbers(path, names) from None
+        raise _diagnose_numbers(path, names, numeric) from None
     if frame.empty:
-        raise InputError(f"{path}: header only, no data rows (expected at least {MIN_ROWS} rows)")
+        wanted = MIN_ROWS if target else 1
+        raise InputError(f"{path}: header only, no data rows (expected at least {wanted} rows)")
     frame[CATEGORICAL] = _strip_categories(frame[CATEGORICAL])
-    check_values(path, frame)
-    return frame[list(INPUT_COLUMNS)]
+    check_values(path, frame, columns)
+    return frame[list(columns)]
 
 
 def _strip_categories(column: pd.Series) -> pd.Series:
@@ -239,15 +255,15 @@ def _strip_categories(column: pd.Series) -> pd.Series:
     return pd.Series(pd.Categorical(labels[codes]), index=column.index, name=column.name)
 
 
-def check_values(path: Path, frame: pd.DataFrame) -> None:
+def check_values(path: Path, frame: pd.DataFrame, columns: tuple[str, ...] = INPUT_COLUMNS) -> None:
     """Column-wise checks on a typed frame; each names the column, the row and what is wanted."""
-    for column in INPUT_COLUMNS:
+    for column in columns:
         if frame[column].isna().all():
             raise InputError(
                 f"{path}: column '{column}': all {len(frame)} values are empty "
                 "(expected values in every row)"
             )
-    for column in INPUT_COLUMNS:
+    for column in columns:
         missing = frame[column].isna().to_numpy()
         if missing.any():
             raise InputError(
@@ -255,7 +271,7 @@ def check_values(path: Path, frame: pd.DataFrame) -> None:
                 f"{_first_row(missing)} (rows with missing values are rejected, "
                 "expected a value in every row)"
             )
-    for column in (*MEASUREMENTS, TARGET):
+    for column in (c for c in (*MEASUREMENTS, TARGET) if c in columns):
         values = frame[column].to_numpy()
         for bad, wanted in (
             (~np.isfinite(values), "finite numbers"),
@@ -267,14 +283,15 @@ def check_values(path: Path, frame: pd.DataFrame) -> None:
                     f"{path}: column '{column}': expected {wanted}, found "
                     f"{float(values[row - 1])!r} in row {row}"
                 )
-    rings = frame[TARGET].to_numpy()
-    fractional = rings != np.floor(rings)
-    if fractional.any():
-        row = _first_row(fractional)
-        raise InputError(
-            f"{path}: column '{TARGET}': expected whole numbers, found "
-            f"{float(rings[row - 1])!r} in row {row}"
-        )
+    if TARGET in columns:
+        rings = frame[TARGET].to_numpy()
+        fractional = rings != np.floor(rings)
+        if fractional.any():
+            row = _first_row(fractional)
+            raise InputError(
+                f"{path}: column '{TARGET}': expected whole numbers, found "
+                f"{float(rings[row - 1])!r} in row {row}"
+            )
     sex = frame[CATEGORICAL]
     unknown = ~sex.isin(SEX_CATEGORIES).to_numpy()
     if unknown.any():
@@ -300,14 +317,19 @@ def minimum_rows(train_ratio: float, validation_ratio: float) -> int:
     return needed
 
 
-def encode(frame: pd.DataFrame) -> pd.DataFrame:
-    """The model's table: target first, measurements, then a fixed one-hot of sex."""
-    out = pd.DataFrame({TARGET: frame[TARGET].to_numpy().astype(np.int64)})
-    for column in MEASUREMENTS:
-        out[column] = frame[column].to_numpy()
+def features(frame: pd.DataFrame) -> pd.DataFrame:
+    """The model's features (FEATURES): measurements, then a fixed one-hot of sex."""
+    out = pd.DataFrame({column: frame[column].to_numpy() for column in MEASUREMENTS})
     sex = frame[CATEGORICAL].astype(object).to_numpy()
     for category in SEX_CATEGORIES:
         out[f"{CATEGORICAL}_{category}"] = (sex == category).astype(np.uint8)
+    return out
+
+
+def encode(frame: pd.DataFrame) -> pd.DataFrame:
+    """The model's table: target first, then the features."""
+    out = features(frame)
+    out.insert(0, TARGET, frame[TARGET].to_numpy().astype(np.int64))
     return out
 
 
