@@ -209,7 +209,13 @@ def _backend_app(service: str) -> Any:
     anything else that could reach those backends (their own APIs, CloudFormation, SNS,
     EventBridge) loads first and installs the seams before moto creates any of their backends.
     CloudFormation, which imports most of moto, also gets its own seam, when it loads.
+    The SageMaker runtime (InvokeEndpoint) reaches only SageMaker and S3: its seam alone.
     """
+    if service == "sagemakerruntime":
+        from localaws import runtime_seam
+
+        runtime_seam.install()
+        return create_backend_app(service)
     if service not in _PIPELINE_SERVICES:
         from localaws import dynamodb_seam, lambda_seam, sfn_seam
 

@@ -220,6 +220,8 @@ def _run(
                     workflow_summary["timings"]["stack"] = round(stack_seconds, 3)
                 outcome = _pipeline_outcome(sagemaker, workflow_summary["pipeline_execution_arn"])
             summary = _collect(target, outcome, types, overrides, threshold, staging)
+            summary["model"] = _served_model(target, summary["model_package_arn"], staging)
+            _copy_capture(target, workflow_summary.get("endpoint_name"), staging / "capture")
         if outcome.execution_arn:
             _copy_logs(executor.logs_dir(outcome.execution_arn), staging / "logs")
     summary.update(workflow_summary)
@@ -478,6 +480,42 @@ def _registered_package(
             package = sagemaker.describe_model_package(ModelPackageName=arn)
             return arn, package["ModelApprovalStatus"]
     return None, None
+
+
+def _served_model(target: Target, package_arn: str | None, staging: Path) -> dict[str, Any] | None:
+    """What `mlops predict` needs to serve the registered model as its endpoint would.
+
+    The package's inference container (image, environment, model data), and the run folder's
+    copy of that model data (model.tar.gz, the training job's artifact the package names).
+    """
+    if package_arn is None or not (staging / "model.tar.gz").is_file():
+        return None
+    package = target.client("sagemaker").describe_model_package(ModelPackageName=package_arn)
+    container = package["InferenceSpecification"]["Containers"][0]
+    return {
+        "image": container.get("Image"),
+        "environment": container.get("Environment") or {},
+        "model_data_url": container.get("ModelDataUrl"),
+        "archive": "model.tar.gz",
+    }
+
+
+def _copy_capture(target: Target, endpoint_name: str | None, capture: Path) -> None:
+    """Copy what the endpoint captured during the run (its config's DataCaptureConfig)."""
+    if not endpoint_name:
+        return
+    sagemaker, s3 = target.client("sagemaker"), target.client("s3")
+    config_name = sagemaker.describe_endpoint(EndpointName=endpoint_name)["EndpointConfigName"]
+    config = sagemaker.describe_endpoint_config(EndpointConfigName=config_name)
+    uri = (config.get("DataCaptureConfig") or {}).get("DestinationS3Uri")
+    if not uri:
+        return
+    bucket, prefix = split_s3_uri(f"{uri.rstrip('/')}/{endpoint_name}/")
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        for item in page.get("Contents", []):
+            path = capture / item["Key"][len(prefix) :]
+            path.parent.mkdir(parents=True, exist_ok=True)
+            s3.download_file(bucket, item["Key"], str(path))
 
 
 def _copy_logs(source: Path, logs: Path) -> None:

@@ -28,11 +28,18 @@ ENDPOINT = "$.endpoint"
 MODEL_NAME = "$.names.Model"
 CONFIG_NAME = "$.names.EndpointConfig"
 ENDPOINT_NAME = "$.names.Endpoint"
+DATA_CAPTURE_URI = "$.names.DataCaptureS3Uri"
 VARIANT_NAME = "AllTraffic"
 
 
 def create_model_and_config(failures: Failures) -> Segment:
-    """CreateModel from the package, then its endpoint config: instances or serverless."""
+    """CreateModel from the package, then its endpoint config: instances or serverless.
+
+    An instance endpoint captures requests and responses (DataCaptureConfig: input and output,
+    CSV and JSON kept as text, the execution input's sampling percentage) to the execution's
+    `names.DataCaptureS3Uri`. Serverless endpoints do not support data capture (SageMaker
+    developer guide, "Serverless Inference", feature exclusions), so theirs has none.
+    """
     create_model = failures.guard(
         sagemaker(
             "CreateModel",
@@ -60,6 +67,16 @@ def create_model_and_config(failures: Failures) -> Segment:
                         "InitialInstanceCount.$": f"{endpoint}.InitialInstanceCount",
                     }
                 ],
+                "DataCaptureConfig": {
+                    "EnableCapture": True,
+                    "InitialSamplingPercentage.$": f"{endpoint}.DataCaptureSamplingPercentage",
+                    "DestinationS3Uri.$": DATA_CAPTURE_URI,
+                    "CaptureOptions": [{"CaptureMode": "Input"}, {"CaptureMode": "Output"}],
+                    "CaptureContentTypeHeader": {
+                        "CsvContentTypes": ["text/csv"],
+                        "JsonContentTypes": ["application/json"],
+                    },
+                },
             },
             result_path=None,
         )

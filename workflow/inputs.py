@@ -10,8 +10,13 @@ Execution input (every field optional; defaults from the settings):
                      "comparison": "LessThanOrEqualTo"},
      "Endpoint": {"InstanceType": str,                           settings.inference_instance_type
                   "InitialInstanceCount": int,                   default 1
+                  "DataCaptureSamplingPercentage": int,          default 100 (0 to 100)
                   "Serverless": null | {"MemorySizeInMB": int,   default null (instances)
                                         "MaxConcurrency": int}}}
+
+Data capture (instance endpoints) writes to s3://<bucket>/<pipeline>/data-capture, derived per
+execution as `names.DataCaptureS3Uri`: the configured bucket, else SageMaker's default bucket of
+the account and region the state machine runs in (read from its execution ARN).
 
 States.JsonMerge only merges shallowly (AWS's rule, and moto's), so the top level is merged
 first and the nested objects (QualityGate, Endpoint) each again, so that
@@ -32,6 +37,10 @@ from workflow.substitutions import ENDPOINT_NAME, ref
 #: Seven days: how long a reviewer has before the model counts as rejected.
 DEFAULT_APPROVAL_TIMEOUT_SECONDS = 7 * 24 * 3600
 DEFAULT_POLL_SECONDS = 60
+#: Every request is captured by default: lower it for a busy endpoint.
+DEFAULT_DATA_CAPTURE_PERCENTAGE = 100
+#: Where captures go under the bucket, below the pipeline's own folder.
+DATA_CAPTURE_FOLDER = "data-capture"
 
 
 def defaults(settings: Settings) -> dict[str, Any]:
@@ -48,6 +57,7 @@ def defaults(settings: Settings) -> dict[str, Any]:
         contracts.ENDPOINT: {
             "InstanceType": settings.inference_instance_type,
             "InitialInstanceCount": 1,
+            "DataCaptureSamplingPercentage": DEFAULT_DATA_CAPTURE_PERCENTAGE,
             "Serverless": None,
         },
     }
@@ -87,7 +97,22 @@ def apply_defaults(settings: Settings) -> Segment:
                 "Model.$": f"States.Format('{ref(ENDPOINT_NAME)}-{{}}', {by_execution})",
                 "EndpointConfig.$": f"States.Format('{ref(ENDPOINT_NAME)}-{{}}', {by_execution})",
                 "Endpoint": ref(ENDPOINT_NAME),
+                "DataCaptureS3Uri.$": data_capture_uri(settings),
             },
         },
     )
     return Segment.chain(hold, merge, resolve)
+
+
+def data_capture_uri(settings: Settings) -> str:
+    """An intrinsic giving s3://<bucket>/<pipeline>/data-capture for this execution.
+
+    Without a configured bucket it is SageMaker's default bucket, sagemaker-<region>-<account>
+    (Settings.bucket_for), with region and account read from the execution's ARN
+    (arn:aws:states:<region>:<account>:execution:...).
+    """
+    key = settings.prefix(DATA_CAPTURE_FOLDER)
+    if settings.bucket:
+        return f"States.Format('s3://{settings.bucket}/{key}')"
+    part = "States.ArrayGetItem(States.StringSplit($$.Execution.Id, ':'), {})"
+    return f"States.Format('s3://sagemaker-{{}}-{{}}/{key}', {part.format(3)}, {part.format(4)})"

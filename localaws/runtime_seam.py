@@ -1,0 +1,355 @@
+"""Seam: `InvokeEndpoint` (sagemaker-runtime) answers with the endpoint's own model.
+
+moto's runtime backend returns canned results. This subclass resolves the endpoint as SageMaker
+does: Endpoint -> its current EndpointConfig -> a production variant (TargetVariant, else
+chosen at random by variant weight; a weight defaults to 1.0) -> Model -> its container
+(PrimaryContainer or the first of Containers; a ModelPackageName resolves to the package's
+InferenceSpecification container) -> Image, ModelDataUrl and Environment. The model data is
+read from the local S3 and served by `localaws.hosting` with the container's contract
+(`localaws.serving`), loaded once per model. Instance-backed and serverless variants serve alike.
+
+Errors are SageMaker's (API reference, InvokeEndpoint, "Errors"; botocore's sagemaker-runtime
+model): a missing endpoint or variant is `ValidationError` (400); a container that refuses or
+fails a request is `ModelError` (424) with `OriginalStatusCode`, `OriginalMessage` and
+`LogStreamArn`, its message worded as SageMaker words it ("Received client error (415) from
+primary with message ..."). A model that cannot load answers ModelError 500 on its first
+request (on AWS the endpoint would fail to reach InService instead).
+
+Data capture follows the endpoint config's DataCaptureConfig (EnableCapture,
+InitialSamplingPercentage, CaptureOptions, CaptureContentTypeHeader) and writes SageMaker's
+JSON lines (captureData.endpointInput/endpointOutput with observedContentType, mode, data,
+encoding; eventMetadata with eventId, inferenceId when given, inferenceTime; eventVersion "0")
+to `<DestinationS3Uri>/<endpoint>/<variant>/yyyy/mm/dd/hh/<mm-ss-mmm>-<uuid>.jsonl`, as
+documented in the SageMaker developer guide, "Capture data from real-time endpoint"
+(awsdocs/amazon-sagemaker-developer-guide, doc_source/model-monitor-data-capture-endpoint.md).
+Content types listed as CSV or JSON are captured as text (encoding CSV or JSON), anything else
+base64 (API reference, CaptureContentTypeHeader: "If no headers are specified SageMaker will by
+default base64 encode"). Locally a capture file takes up to `CAPTURE_FILE_RECORDS` records of
+one hour and is rewritten as records arrive, so a capture is readable as soon as it is made.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import json
+import random
+import threading
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, cast
+from urllib.parse import unquote
+
+from moto.core.exceptions import JsonRESTError
+from moto.sagemakerruntime.models import SageMakerRuntimeBackend, sagemakerruntime_backends
+from moto.sagemakerruntime.responses import SageMakerRuntimeResponse
+
+from localaws import hosting, serving
+
+__all__ = ["Invocation", "LocalSageMakerRuntimeBackend", "ModelError", "install"]
+
+#: InvokeEndpoint's payload limit for real-time endpoints (API reference, InvokeEndpoint, Body).
+MAX_PAYLOAD_BYTES = 6 * 1024 * 1024
+#: Records per local capture file before a new file starts.
+CAPTURE_FILE_RECORDS = 1000
+#: Bytes per local capture file before a new file starts.
+CAPTURE_FILE_BYTES = 8 << 20
+
+
+class ValidationError(JsonRESTError):
+    """SageMaker runtime's ValidationError (HTTP 400)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__("ValidationError", message)
+
+
+class ModelError(JsonRESTError):
+    """The container answered an error: HTTP 424 with the container's status and message."""
+
+    code = 424
+
+    def __init__(self, message: str, original_status: int, original_message: str, log: str):
+        super().__init__("ModelError", message)
+        self.description = json.dumps(
+            {
+                "__type": "ModelError",
+                "message": message,
+                "OriginalStatusCode": original_status,
+                "OriginalMessage": original_message,
+                "LogStreamArn": log,
+            }
+        )
+
+
+@dataclass(frozen=True)
+class Invocation:
+    body: bytes
+    content_type: str
+    variant: str
+
+
+@dataclass
+class _CaptureFile:
+    key: str
+    hour: str
+    lines: list[bytes] = field(default_factory=list)
+    size: int = 0
+
+
+class LocalSageMakerRuntimeBackend(SageMakerRuntimeBackend):
+    """moto's SageMaker runtime backend whose endpoints run their models."""
+
+    # moto derives URL routing from the backend's module: keep moto's own.
+    __module__ = SageMakerRuntimeBackend.__module__
+
+    def __init__(self, region_name: str, account_id: str) -> None:
+        super().__init__(region_name, account_id)
+        self._capture_lock = threading.Lock()
+        self._capture_files: dict[tuple[str, str, str, str], _CaptureFile] = {}
+
+    def invoke(
+        self,
+        endpoint_name: str,
+        body: bytes,
+        content_type: str | None,
+        accept: str | None,
+        target_variant: str | None = None,
+        inference_id: str | None = None,
+    ) -> Invocation:
+        """One InvokeEndpoint: the chosen variant's model answers, and the call is captured."""
+        from moto.sagemaker.models import sagemaker_backends
+
+        sagemaker = sagemaker_backends[self.account_id][self.region_name]
+        endpoint = sagemaker.endpoints.get(endpoint_name)
+        if endpoint is None:
+            raise ValidationError(
+                f"Endpoint {endpoint_name} of account {self.account_id} not found."
+            )
+        if len(body) > MAX_PAYLOAD_BYTES:
+            raise ValidationError(
+                f"Request payload of {len(body)} bytes is larger than the real-time endpoint "
+                f"limit of {MAX_PAYLOAD_BYTES} bytes."
+            )
+        config = sagemaker.endpoint_configs.get(endpoint.endpoint_config_name)
+        if config is None:
+            raise ValidationError(
+                f"Endpoint {endpoint_name} names endpoint configuration "
+                f"{endpoint.endpoint_config_name}, which does not exist."
+            )
+        variant = _choose_variant(endpoint_name, config.production_variants, target_variant)
+        container = _container(sagemaker, variant)
+        try:
+            served = hosting.load_archive(
+                self._model_data(container),
+                f"{container.get('ModelDataUrl')}:{self._etag(container)}",
+                container.get("Image"),
+                container.get("Environment") or {},
+            )
+            response = served.invoke(body, content_type, accept)
+        except serving.ServingError as exc:
+            raise self._model_error(endpoint_name, exc.status, str(exc)) from None
+        except Exception as exc:  # the container answers 500 to anything it did not expect
+            raise self._model_error(endpoint_name, 500, f"{type(exc).__name__}: {exc}") from None
+        invocation = Invocation(response.body, response.content_type, variant["VariantName"])
+        capture = config.data_capture_config or {}
+        if capture.get("EnableCapture"):
+            self._capture(capture, endpoint_name, invocation, body, content_type, inference_id)
+        return invocation
+
+    # --- model data -------------------------------------------------------------------------
+
+    def _object(self, uri: str) -> Any:
+        from moto.s3.models import s3_backends
+
+        bucket, _, key = uri.removeprefix("s3://").partition("/")
+        try:
+            return s3_backends[self.account_id]["aws"].get_object(bucket, key)
+        except Exception:
+            return None
+
+    def _etag(self, container: dict[str, Any]) -> str:
+        uri = container.get("ModelDataUrl")
+        found = self._object(uri) if uri else None
+        return found.etag if found is not None else ""
+
+    def _model_data(self, container: dict[str, Any]) -> bytes | None:
+        uri = container.get("ModelDataUrl")
+        if not uri:
+            return None
+        found = self._object(uri)
+        if found is None:
+            raise serving.ServingError(500, f"Failed to download model data from {uri}")
+        return bytes(found.value)
+
+    def _model_error(self, endpoint_name: str, status: int, message: str) -> ModelError:
+        side = "client" if 400 <= status < 500 else "server"
+        region, account = self.region_name, self.account_id
+        group = f"/aws/sagemaker/Endpoints/{endpoint_name}"
+        return ModelError(
+            f'Received {side} error ({status}) from primary with message "{message}". See '
+            f"https://{region}.console.aws.amazon.com/cloudwatch/home?region={region}"
+            f"#logEventViewer:group={group} in account {account} for more information.",
+            status,
+            message,
+            f"arn:aws:logs:{region}:{account}:log-group:{group}",
+        )
+
+    # --- data capture -----------------------------------------------------------------------
+
+    def _capture(
+        self,
+        config: dict[str, Any],
+        endpoint_name: str,
+        invocation: Invocation,
+        body: bytes,
+        content_type: str | None,
+        inference_id: str | None,
+    ) -> None:
+        percentage = float(config.get("InitialSamplingPercentage", 0))
+        if random.uniform(0, 100) >= percentage:
+            return
+        now = dt.datetime.now(dt.UTC)
+        line = capture_record(
+            config, body, content_type, invocation.body, invocation.content_type, now, inference_id
+        )
+        bucket, _, prefix = str(config["DestinationS3Uri"]).removeprefix("s3://").partition("/")
+        folder = "/".join(
+            p for p in (prefix.strip("/"), endpoint_name, invocation.variant) if p
+        ) + now.strftime("/%Y/%m/%d/%H/")
+        with self._capture_lock:
+            slot = (bucket, prefix, endpoint_name, invocation.variant)
+            current = self._capture_files.get(slot)
+            hour = now.strftime("%Y%m%d%H")
+            if (
+                current is None
+                or current.hour != hour
+                or len(current.lines) >= CAPTURE_FILE_RECORDS
+                or current.size >= CAPTURE_FILE_BYTES
+            ):
+                name = f"{now:%M-%S}-{now.microsecond // 1000:03d}-{uuid.uuid4()}.jsonl"
+                current = self._capture_files[slot] = _CaptureFile(folder + name, hour)
+            current.lines.append(line)
+            current.size += len(line)
+            self._put(bucket, current.key, b"".join(current.lines))
+
+    def _put(self, bucket: str, key: str, data: bytes) -> None:
+        from moto.s3.models import s3_backends
+
+        try:
+            s3_backends[self.account_id]["aws"].put_object(bucket, key, data)
+        except Exception:  # SageMaker drops what it cannot deliver; the request still answers
+            return
+
+
+def capture_record(
+    config: dict[str, Any],
+    body: bytes,
+    content_type: str | None,
+    output: bytes,
+    output_type: str,
+    when: dt.datetime,
+    inference_id: str | None = None,
+) -> bytes:
+    """One capture line in SageMaker's format (see the module docstring), newline-terminated."""
+    modes = {str(o.get("CaptureMode", "")) for o in config.get("CaptureOptions") or []}
+    headers = config.get("CaptureContentTypeHeader") or {}
+    data: dict[str, Any] = {}
+    if modes & {"Input", "InputAndOutput"}:
+        data["endpointInput"] = _captured(body, content_type or "", "INPUT", headers)
+    if modes & {"Output", "InputAndOutput"}:
+        data["endpointOutput"] = _captured(output, output_type, "OUTPUT", headers)
+    metadata = {"eventId": str(uuid.uuid4())}
+    if inference_id:
+        metadata["inferenceId"] = inference_id
+    metadata["inferenceTime"] = when.strftime("%Y-%m-%dT%H:%M:%SZ")
+    record = {"captureData": data, "eventMetadata": metadata, "eventVersion": "0"}
+    return (json.dumps(record, separators=(",", ":")) + "\n").encode()
+
+
+def _captured(payload: bytes, observed: str, mode: str, headers: dict[str, Any]) -> dict[str, str]:
+    kind = serving.media_type(observed)
+    encoding = "BASE64"
+    if kind in {serving.media_type(t) for t in headers.get("CsvContentTypes") or []}:
+        encoding = "CSV"
+    elif kind in {serving.media_type(t) for t in headers.get("JsonContentTypes") or []}:
+        encoding = "JSON"
+    text = None
+    if encoding != "BASE64":
+        try:
+            text = payload.decode("utf-8")
+        except UnicodeDecodeError:
+            encoding = "BASE64"
+    if text is None:
+        text = base64.b64encode(payload).decode("ascii")
+    return {"observedContentType": observed, "mode": mode, "data": text, "encoding": encoding}
+
+
+def _choose_variant(
+    endpoint_name: str, variants: list[dict[str, Any]], target: str | None
+) -> dict[str, Any]:
+    """TargetVariant when given, else a variant drawn by weight (InitialVariantWeight, 1.0)."""
+    if not variants:
+        raise ValidationError(f"Endpoint {endpoint_name} has no production variant.")
+    if target:
+        for variant in variants:
+            if variant["VariantName"] == target:
+                return variant
+        raise ValidationError(
+            f'The variant(s) "[{target}]" is/are not valid for endpoint "{endpoint_name}".'
+        )
+    if len(variants) == 1:
+        return variants[0]
+    weights = [float(v.get("InitialVariantWeight", 1.0)) for v in variants]
+    if sum(weights) <= 0:
+        raise ValidationError(f"Endpoint {endpoint_name} has no variant with a positive weight.")
+    return random.choices(variants, weights=weights)[0]
+
+
+def _container(sagemaker: Any, variant: dict[str, Any]) -> dict[str, Any]:
+    """The variant's model container, a model package resolved to its inference container."""
+    model = sagemaker._models.get(variant.get("ModelName"))
+    if model is None:
+        raise ValidationError(f'Could not find model "{variant.get("ModelName")}".')
+    container = dict(model.primary_container or (model.containers or [{}])[0] or {})
+    package_name = container.get("ModelPackageName")
+    if package_name:
+        try:
+            package = sagemaker.describe_model_package(package_name)
+        except Exception:
+            raise ValidationError(f"Model package {package_name} not found") from None
+        spec = getattr(package, "inference_specification", None) or {}
+        inner = (spec.get("Containers") or [{}])[0]
+        container = {**inner, **{k: v for k, v in container.items() if k != "ModelPackageName"}}
+        container["Environment"] = {
+            **(inner.get("Environment") or {}),
+            **(container.get("Environment") or {}),
+        }
+    return container
+
+
+def _invoke_endpoint(self: SageMakerRuntimeResponse) -> Any:
+    backends = sagemakerruntime_backends[self.current_account]
+    backend = cast(LocalSageMakerRuntimeBackend, backends[self.region])
+    name = unquote(self.path.split("/")[2])
+    body = self.body if isinstance(self.body, bytes) else str(self.body or "").encode()
+    invocation = backend.invoke(
+        name,
+        body,
+        self.headers.get("Content-Type"),
+        self.headers.get("Accept"),
+        self.headers.get("X-Amzn-SageMaker-Target-Variant"),
+        self.headers.get("X-Amzn-SageMaker-Inference-Id"),
+    )
+    headers = {
+        "Content-Type": invocation.content_type,
+        "x-Amzn-Invoked-Production-Variant": invocation.variant,
+    }
+    return 200, headers, invocation.body
+
+
+def install() -> None:
+    """Make every runtime backend moto creates from now on the local one (idempotent)."""
+    SageMakerRuntimeResponse.invoke_endpoint = _invoke_endpoint  # type: ignore[method-assign]
+    # Bodies stay bytes: application/x-npy and other binary payloads are not UTF-8.
+    SageMakerRuntimeResponse.use_raw_body = True
+    sagemakerruntime_backends.backend = LocalSageMakerRuntimeBackend
