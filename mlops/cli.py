@@ -140,6 +140,22 @@ def cmd_start(args: argparse.Namespace, settings: Settings) -> int:
     )
 
 
+def cmd_predict(args: argparse.Namespace, settings: Settings) -> int:
+    """Print one prediction per line for the rows of --data, by the model a run deployed."""
+    from mlops import predict
+
+    return predict.main(args.run, args.data, args.runs_dir)
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    """Serve a run's model over the SageMaker container contract on 127.0.0.1."""
+    from mlops import predict, serve
+
+    if not 0 <= args.port <= 65535:
+        raise UsageError(f"--port {args.port}: expected a port from 0 to 65535")
+    return serve.main(predict.run_model(args.run, args.runs_dir), args.port)
+
+
 def _deploy_errors(args: argparse.Namespace, run: Callable[[], int]) -> int:
     """AWS refused or a deployment failed: one line on stderr, exit 1."""
     try:
@@ -326,7 +342,40 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_account_flags(start)
     start.set_defaults(func=cmd_start)
+    _add_serving_commands(sub)
     return parser
+
+
+def _add_serving_commands(sub: argparse._SubParsersAction) -> None:
+    """`predict` and `serve`: a run's deployed model, answering on this machine."""
+    predict = sub.add_parser(
+        "predict",
+        help="print the predictions of the model a run deployed, one per line",
+        description="Serve the run's model as its endpoint does and print its answer for "
+        "every row of FILE: feature rows (no header), or raw rows with the training data's "
+        "header (the target column, if present, is ignored).",
+    )
+    predict.add_argument("--data", type=Path, required=True, metavar="FILE", help="CSV rows")
+    predict.add_argument(
+        "--run", type=Path, metavar="RUN_DIR", help="a run folder (default: the latest run)"
+    )
+    predict.add_argument("--runs-dir", type=Path, default=Path("runs"), help="default: ./runs")
+    predict.set_defaults(func=cmd_predict)
+
+    serve = sub.add_parser(
+        "serve",
+        help="serve a run's model on 127.0.0.1 as its SageMaker container does",
+        description="GET /ping and POST /invocations (Content-Type, Accept) on 127.0.0.1, "
+        "until Ctrl-C.",
+    )
+    serve.add_argument(
+        "--run", type=Path, metavar="RUN_DIR", help="a run folder (default: the latest run)"
+    )
+    serve.add_argument("--runs-dir", type=Path, default=Path("runs"), help="default: ./runs")
+    serve.add_argument(
+        "--port", type=int, default=8080, metavar="N", help="default 8080, the container's"
+    )
+    serve.set_defaults(func=cmd_serve)
 
 
 #: What the environment did to a command (a full disk, a read-only or forbidden path), as
