@@ -31,6 +31,8 @@ from mlops.run import APPROVE_MODES
 
 if TYPE_CHECKING:
     from mlops.aws_commands import Account
+    from mlops.inputs import Input
+    from mlops.user_pipeline import UserRequest
 
 
 def cmd_definition(args: argparse.Namespace, settings: Settings) -> int:
@@ -67,17 +69,42 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
 
     # Everything a person typed is checked here, before a folder or the local AWS exists.
     check_approval_timeout(args.approval_timeout)
-    parse_params(args.param)
+    user: UserRequest | None = None
+    inputs: tuple[Input, ...] = ()
+    if args.module_name is None:
+        for flag, value in (("--kwargs", args.kwargs), ("--input", args.input)):
+            if value:
+                raise UsageError(f"{flag}: only with --module-name")
+        parse_params(args.param)
+    else:
+        user, inputs = _user_pipeline(args)
     request = RunRequest(
-        data=check_data(args.data),
+        data=check_data(args.data or DEFAULT_DATA),
         params=args.param,
         runs_dir=check_runs_dir(args.runs_dir),
         run_id=new_run_id(),
         pipeline_only=args.pipeline_only,
         approve=args.approve,
         approval_timeout=args.approval_timeout,
+        user=user,
+        inputs=inputs,
     )
     return run(request, settings)
+
+
+def _user_pipeline(args: argparse.Namespace) -> tuple[UserRequest, tuple[Input, ...]]:
+    """--module-name, --kwargs and --input, checked; the pipeline's own checks come later."""
+    from mlops.inputs import parse_inputs
+    from mlops.user_pipeline import UserRequest, parse_kwargs, parse_module
+
+    if args.data is not None:
+        raise UsageError(
+            "--data: the project's pipeline's input; give a --module-name pipeline its data "
+            "with --input NAME=PATH"
+        )
+    module, function = parse_module(args.module_name)
+    user = UserRequest(module, function, parse_kwargs(args.kwargs), Path.cwd())
+    return user, tuple(parse_inputs(args.input))
 
 
 def cmd_template(args: argparse.Namespace, settings: Settings) -> int:
@@ -233,10 +260,32 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser(
         "run",
         help="run the whole job on this machine against the embedded local AWS",
-        description="Run the job locally, offline, in seconds; writes runs/<run-id>/.",
+        description="Run the job locally, offline, in seconds; writes runs/<run-id>/. "
+        "With --module-name, run your own SageMaker pipeline instead of the project's.",
     )
     run.add_argument(
-        "--data", type=Path, default=DEFAULT_DATA, help="raw CSV (default: bundled Abalone)"
+        "--data", type=Path, help="raw CSV of the project's pipeline (default: bundled Abalone)"
+    )
+    run.add_argument(
+        "--module-name",
+        metavar="MODULE[:FUNCTION]",
+        help="run your own pipeline: import MODULE from the current folder and call "
+        "FUNCTION (default get_pipeline), which returns a sagemaker Pipeline, as the "
+        "SageMaker Projects seed code's run-pipeline does",
+    )
+    run.add_argument(
+        "--kwargs",
+        metavar="JSON",
+        help="keyword arguments of FUNCTION, a JSON object; region, role and default_bucket "
+        "are filled from the local AWS where FUNCTION takes them and this does not give them",
+    )
+    run.add_argument(
+        "--input",
+        action="append",
+        default=[],
+        metavar="NAME=PATH",
+        help="upload a local file or folder to the local S3 and set pipeline parameter NAME "
+        "to its S3 URI (repeatable; with --module-name)",
     )
     run.add_argument(
         "--param",

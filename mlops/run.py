@@ -10,6 +10,7 @@ outright leaves them, and the next run removes them (their names carry the proce
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import os
@@ -19,6 +20,7 @@ import sys
 import tarfile
 import tempfile
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,7 +49,9 @@ from mlops.progress import Progress, StepReport, metric_line, summary_table
 from pipelines.names import EVALUATE_STEP, EVALUATION, EVALUATION_FILE, TRAIN_STEP
 
 if TYPE_CHECKING:
+    from mlops.inputs import Input
     from mlops.local_workflow import LocalWorkflow
+    from mlops.user_pipeline import UserRequest
 
 APPROVE_MODES = ("wait", "auto", "reject")
 #: The workflow stack's template, as `mlops template` prints it.
@@ -77,6 +81,9 @@ class RunRequest:
     pipeline_only: bool = False
     approve: str = "wait"
     approval_timeout: int = 3600
+    #: A user's pipeline (--module-name) instead of the project's, and its --input files.
+    user: UserRequest | None = None
+    inputs: tuple[Input, ...] = ()
 
 
 def new_run_id() -> str:
@@ -143,7 +150,8 @@ def run(request: RunRequest, settings: Settings, out: TextIO | None = None) -> i
     staging = request.runs_dir / f".{request.run_id}.{owner_tag()}.partial"
     staging.mkdir()
     try:
-        summary = _run(request, settings, staging, out, started)
+        build_and_run = _run if request.user is None else _run_user
+        summary = build_and_run(request, settings, staging, out, started)
         run_dir = request.runs_dir / request.run_id
         staging.rename(run_dir)
     finally:
@@ -188,53 +196,250 @@ def _run(
             threshold = float(overrides.get("MseThreshold", _default(definition, "MseThreshold")))
             uploaded.result()
             parameters = {"InputDataUrl": f"s3://{bucket}/{data_key.result()}", **overrides}
-            workflow_summary: dict[str, Any] = {}
-            if request.pipeline_only:
-                arn = sm.start_pipeline_execution(
-                    sagemaker, settings.pipeline_name, request.run_id, parameters
-                )
-                outcome = pipeline_run.watch(
-                    sagemaker,
-                    arn,
-                    lambda steps: progress.update(
-                        pipeline_run.step_report(s, types) for s in steps
-                    ),
-                    wait=local.wait_for_pipeline_change,
-                    poll_seconds=LOCAL_WATCH_SECONDS,
-                )
-            else:
-                from deploy.template import render as tpl_render
-                from mlops.local_workflow import deploy_locally
-
-                execution_input = _execution_input(request, parameters, threshold)
-                _start_pipeline_early(target, settings, request.run_id, execution_input)
-                deploy_started = time.perf_counter()
-                with deploy_locally(target, settings, build.asl) as stack:
-                    stack_seconds = time.perf_counter() - deploy_started
-                    startup = time.perf_counter() - started
-                    write_atomic(staging / TEMPLATE_FILE, tpl_render(stack.template) + "\n")
-                    workflow_summary = _run_workflow(
-                        target, request, stack, execution_input, types, progress, staging, out
-                    )
-                    workflow_summary["timings"]["startup"] = round(startup, 3)
-                    workflow_summary["timings"]["stack"] = round(stack_seconds, 3)
-                outcome = _pipeline_outcome(sagemaker, workflow_summary["pipeline_execution_arn"])
+            outcome, workflow_summary = _execute(
+                target,
+                settings,
+                request,
+                build.asl,
+                parameters,
+                threshold,
+                types,
+                progress,
+                staging,
+                out,
+                started,
+            )
             summary = _collect(target, outcome, types, overrides, threshold, staging)
             summary["model"] = _served_model(target, summary["model_package_arn"], staging)
             _copy_capture(target, workflow_summary.get("endpoint_name"), staging / "capture")
         if outcome.execution_arn:
             _copy_logs(executor.logs_dir(outcome.execution_arn), staging / "logs")
+    return _finish(summary, workflow_summary, request, staging, started, build.definition)
+
+
+def _finish(
+    summary: dict[str, Any],
+    workflow_summary: dict[str, Any],
+    request: RunRequest,
+    staging: Path,
+    started: float,
+    definition: str,
+) -> dict[str, Any]:
+    """The whole summary, written with the definition that ran into the staging folder."""
+    timings = {**summary.get("timings", {}), **workflow_summary.get("timings", {})}
     summary.update(workflow_summary)
     summary["run_id"] = request.run_id
-    summary["timings"] = {
-        **summary.get("timings", {}),
-        "total": round(time.perf_counter() - started, 3),
-    }
+    summary["timings"] = {**timings, "total": round(time.perf_counter() - started, 3)}
     if not request.pipeline_only:
         summary["status"] = "Succeeded" if summary["execution_status"] == "SUCCEEDED" else "Failed"
-    write_atomic(staging / DEFINITION_FILE, build.definition + "\n")
+    write_atomic(staging / DEFINITION_FILE, definition + "\n")
     write_atomic(staging / "summary.json", json.dumps(summary, indent=2, default=str) + "\n")
     return summary
+
+
+def _run_user(
+    request: RunRequest, settings: Settings, staging: Path, out: TextIO, started: float
+) -> dict[str, Any]:
+    """`--module-name`: build the user's pipeline against the local AWS, then run it.
+
+    Everything that can be wrong with the user's module, --kwargs, --param or --input is
+    found before any input is uploaded or any step runs (UsageError, exit 2).
+    """
+    from clients.s3 import ensure_bucket
+    from localaws.executor import LocalPipelineExecutor
+    from mlops import inputs as user_inputs
+    from mlops import user_pipeline
+
+    assert request.user is not None
+    progress = Progress()
+    with tempfile.TemporaryDirectory(prefix=f".work-{owner_tag()}-", dir=request.runs_dir) as work:
+        executor = LocalPipelineExecutor(
+            workspace=Path(work), cache_dir=request.runs_dir / ".cache"
+        )
+        with local_account(settings.region, executor) as target:
+            bucket = settings.bucket_for(target.account_id)
+            ensure_bucket(target.client("s3"), bucket, target.region)
+            fill = {"region": target.region, "role": settings.role_arn, "default_bucket": bucket}
+            build_started = time.perf_counter()
+            built = user_pipeline.build(
+                request.user, fill, Path(work) / "build", staging / user_pipeline.BUILD_LOG
+            )
+            build_seconds = time.perf_counter() - build_started
+            definition = json.loads(built.definition)
+            overrides = parse_params(request.params, definition)
+            user_inputs.check_inputs(request.inputs, definition, overrides)
+            group = None if request.pipeline_only else _package_group(definition, overrides)
+            asl = (
+                ""
+                if request.pipeline_only
+                else cached_build(settings, target, default_cache_dir()).asl
+            )
+            # The workflow's names: the user's pipeline and the group its RegisterModel
+            # step registers in (the state machine checks the package is in that group).
+            settings = dataclasses.replace(
+                settings, pipeline_name=built.name, model_package_group=group or ""
+            )
+            parameters = {
+                **user_inputs.upload_inputs(
+                    request.inputs, _local(target), bucket, settings.prefix("input")
+                ),
+                **overrides,
+            }
+            sm.upsert_pipeline(
+                target.client("sagemaker"), built.name, settings.role_arn, built.definition
+            )
+            types = pipeline_run.step_types(definition)
+            progress.plan(name for name, kind in types.items() if kind not in _BRANCH_TYPES)
+            outcome, workflow_summary = _execute(
+                target,
+                settings,
+                request,
+                asl,
+                parameters,
+                None,
+                types,
+                progress,
+                staging,
+                out,
+                started,
+            )
+            summary = _collect_user(target, outcome, types, overrides, staging)
+            summary["timings"] = {"build": round(build_seconds, 3)}
+        if outcome.execution_arn:
+            _copy_logs(executor.logs_dir(outcome.execution_arn), staging / "logs")
+    summary["pipeline_name"] = built.name
+    summary["module"] = f"{request.user.module}:{request.user.function}"
+    return _finish(summary, workflow_summary, request, staging, started, built.definition)
+
+
+def _package_group(definition: dict[str, Any], overrides: dict[str, str]) -> str:
+    """The model package group of the pipeline's RegisterModel step (a literal or a parameter).
+
+    The full run approves and deploys the package this execution registers, so a pipeline
+    without a RegisterModel step can only run with --pipeline-only.
+    """
+    groups = {
+        step["Arguments"].get("ModelPackageGroupName")
+        for step in _walk(definition.get("Steps", []))
+        if step["Type"] == "RegisterModel"
+    }
+    if not groups:
+        raise UsageError(
+            "the pipeline has no RegisterModel step, so there is no model to approve and "
+            "deploy; run it with --pipeline-only"
+        )
+    resolved = set()
+    for group in groups:
+        if isinstance(group, dict) and str(group.get("Get", "")).startswith("Parameters."):
+            name = group["Get"].removeprefix("Parameters.")
+            group = overrides.get(name, _default(definition, name))
+        if not isinstance(group, str):
+            raise UsageError(
+                f"the RegisterModel step's ModelPackageGroupName {json.dumps(group)} is neither "
+                "a name nor a parameter; the workflow needs the group before the run"
+            )
+        resolved.add(group)
+    if len(resolved) > 1:
+        raise UsageError(
+            "the pipeline registers into more than one model package group "
+            f"({', '.join(sorted(resolved))}); the workflow approves one; use --pipeline-only"
+        )
+    return resolved.pop()
+
+
+def _walk(steps: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    for step in steps:
+        yield step
+        if step["Type"] == "Condition":
+            yield from _walk(step["Arguments"].get("IfSteps", []))
+            yield from _walk(step["Arguments"].get("ElseSteps", []))
+
+
+def _collect_user(
+    target: Target,
+    outcome: pipeline_run.PipelineOutcome,
+    types: dict[str, str],
+    overrides: dict[str, str],
+    staging: Path,
+) -> dict[str, Any]:
+    """The pipeline part of summary.json for a user's pipeline.
+
+    Its metrics are those its RegisterModel step attached (ModelMetrics.ModelQuality
+    .Statistics), the one report whose meaning SageMaker defines.
+    """
+    sagemaker = target.client("sagemaker")
+    package_arn, approval_status = _registered_package(sagemaker, outcome)
+    metrics = None
+    if package_arn:
+        package = sagemaker.describe_model_package(ModelPackageName=package_arn)
+        uri = (
+            package.get("ModelMetrics", {})
+            .get("ModelQuality", {})
+            .get("Statistics", {})
+            .get("S3Uri")
+        )
+        if uri:
+            body = read_object(target.client("s3"), uri)
+            write_atomic(staging / EVALUATION_FILE, body)
+            metrics = json.loads(body)
+    return {
+        "run_id": None,
+        "status": "Succeeded" if outcome.status == "Succeeded" else "Failed",
+        "pipeline_execution_arn": outcome.execution_arn or None,
+        "failure_reason": outcome.failure_reason or None,
+        "steps": [vars(report) for report in outcome.reports(types)],
+        "metrics": metrics,
+        "quality_gate": {"metric": None, "threshold": None},
+        "model_package_arn": package_arn,
+        "model_approval_status": approval_status,
+        "parameters": overrides,
+    }
+
+
+def _execute(
+    target: Target,
+    settings: Settings,
+    request: RunRequest,
+    asl: str,
+    parameters: dict[str, str],
+    threshold: float | None,
+    types: dict[str, str],
+    progress: Progress,
+    staging: Path,
+    out: TextIO,
+    started: float,
+) -> tuple[pipeline_run.PipelineOutcome, dict[str, Any]]:
+    """Run the upserted pipeline `settings.pipeline_name`, alone or through the workflow."""
+    sagemaker = target.client("sagemaker")
+    if request.pipeline_only:
+        arn = sm.start_pipeline_execution(
+            sagemaker, settings.pipeline_name, request.run_id, parameters
+        )
+        outcome = pipeline_run.watch(
+            sagemaker,
+            arn,
+            lambda steps: progress.update(pipeline_run.step_report(s, types) for s in steps),
+            wait=_local(target).wait_for_pipeline_change,
+            poll_seconds=LOCAL_WATCH_SECONDS,
+        )
+        return outcome, {}
+    from deploy.template import render as tpl_render
+    from mlops.local_workflow import deploy_locally
+
+    execution_input = _execution_input(request, parameters, threshold)
+    _start_pipeline_early(target, settings, request.run_id, execution_input)
+    deploy_started = time.perf_counter()
+    with deploy_locally(target, settings, asl) as stack:
+        stack_seconds = time.perf_counter() - deploy_started
+        startup = time.perf_counter() - started
+        write_atomic(staging / TEMPLATE_FILE, tpl_render(stack.template) + "\n")
+        workflow_summary = _run_workflow(
+            target, request, stack, execution_input, types, progress, staging, out
+        )
+        workflow_summary["timings"]["startup"] = round(startup, 3)
+        workflow_summary["timings"]["stack"] = round(stack_seconds, 3)
+    outcome = _pipeline_outcome(sagemaker, workflow_summary["pipeline_execution_arn"])
+    return outcome, workflow_summary
 
 
 #: Types of the steps that only one branch of the quality gate runs.
@@ -253,14 +458,15 @@ def _default(definition: dict[str, Any], name: str) -> Any:
 
 
 def _execution_input(
-    request: RunRequest, parameters: dict[str, str], threshold: float
+    request: RunRequest, parameters: dict[str, str], threshold: float | None
 ) -> dict[str, Any]:
+    """The state machine's input; without a threshold (a user's pipeline) its default gate."""
     return contracts.execution_input(
         parameters,
         **{
             contracts.POLL_SECONDS: LOCAL_POLL_SECONDS,
             contracts.APPROVAL_TIMEOUT_SECONDS: request.approval_timeout,
-            contracts.QUALITY_GATE: {"threshold": threshold},
+            contracts.QUALITY_GATE: None if threshold is None else {"threshold": threshold},
         },
     )
 
