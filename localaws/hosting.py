@@ -16,7 +16,7 @@ import tarfile
 import tempfile
 import threading
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from localaws import serving
@@ -25,6 +25,8 @@ from localaws import serving
 MAX_MODELS = 16
 
 _CacheKey = tuple[str, str, tuple[tuple[str, str], ...]]
+#: A model or code archive: its bytes, a function that reads them, or a file.
+Source = bytes | Path | Callable[[], bytes] | None
 
 
 class _Worker:
@@ -83,16 +85,19 @@ def extract(archive: bytes | Path, destination: Path) -> None:
 
 
 def load_archive(
-    archive: bytes | Path | None,
+    archive: Source,
     identity: str,
     image: str | None,
     environment: Mapping[str, str],
+    code: Source = None,
 ) -> serving.Served:
     """The model in `archive` served as `image` serves it; loaded on first use, then cached.
 
-    `identity` names the archive's content (an S3 URI and ETag, a path and its mtime): two
-    calls with the same identity, image and environment share one loaded model. `archive`
-    None is a model without model data (a container that brings its own).
+    `identity` names the content (an S3 URI and ETag, a path and its mtime): calls with the
+    same identity, image and environment share one loaded model, and `archive` (bytes, or a
+    function returning them, or a file) is only read on the first. None is a model without
+    model data. `code` is a source archive extracted into the model's `code/`, where the
+    inference toolkit imports SAGEMAKER_PROGRAM from (SAGEMAKER_SUBMIT_DIRECTORY on S3).
     Raises serving.ServingError when the model cannot be loaded (status 500).
     """
     key: _CacheKey = (
@@ -114,17 +119,19 @@ def load_archive(
         folder = tempfile.TemporaryDirectory(prefix="localaws-model-")
         try:
             model_dir = Path(folder.name)
-            if archive is not None:
-                extract(archive, model_dir)
+            for source, target in ((archive, model_dir), (code, model_dir / "code")):
+                data = source() if callable(source) else source
+                if data is not None:
+                    extract(data, target)
             served = _Worker(serving.load(model_dir, image, dict(environment)))
         except BaseException:
             folder.cleanup()
-            raise
-        finally:
             with _LOCK:
                 _LOADING.pop(key, None)
+            raise
         with _LOCK:
             _CACHE[key] = _Hosted(served, folder)
+            _LOADING.pop(key, None)
             while len(_CACHE) > MAX_MODELS:
                 _, dropped = _CACHE.popitem(last=False)
                 dropped.close()

@@ -36,6 +36,7 @@ import json
 import random
 import threading
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, cast
 from urllib.parse import unquote
@@ -83,6 +84,8 @@ class ModelError(JsonRESTError):
 
 @dataclass(frozen=True)
 class Invocation:
+    """An answer: the container's body and content type, and the variant that served it."""
+
     body: bytes
     content_type: str
     variant: str
@@ -136,14 +139,25 @@ class LocalSageMakerRuntimeBackend(SageMakerRuntimeBackend):
                 f"Endpoint {endpoint_name} names endpoint configuration "
                 f"{endpoint.endpoint_config_name}, which does not exist."
             )
-        variant = _choose_variant(endpoint_name, config.production_variants, target_variant)
+        current = {
+            v["VariantName"]: float(v["CurrentWeight"])
+            for v in endpoint.production_variants
+            if "CurrentWeight" in v
+        }
+        variant = _choose_variant(
+            endpoint_name, config.production_variants, target_variant, current
+        )
         container = _container(sagemaker, variant)
+        environment = container.get("Environment") or {}
         try:
+            model_data, model_etag = self._source(container.get("ModelDataUrl"))
+            code, code_etag = self._source(_submit_directory(environment))
             served = hosting.load_archive(
-                self._model_data(container),
-                f"{container.get('ModelDataUrl')}:{self._etag(container)}",
+                model_data,
+                f"{container.get('ModelDataUrl')}:{model_etag}:{code_etag}",
                 container.get("Image"),
-                container.get("Environment") or {},
+                environment,
+                code,
             )
             response = served.invoke(body, content_type, accept)
         except serving.ServingError as exc:
@@ -167,19 +181,14 @@ class LocalSageMakerRuntimeBackend(SageMakerRuntimeBackend):
         except Exception:
             return None
 
-    def _etag(self, container: dict[str, Any]) -> str:
-        uri = container.get("ModelDataUrl")
-        found = self._object(uri) if uri else None
-        return found.etag if found is not None else ""
-
-    def _model_data(self, container: dict[str, Any]) -> bytes | None:
-        uri = container.get("ModelDataUrl")
+    def _source(self, uri: str | None) -> tuple[Callable[[], bytes] | None, str]:
+        """An S3 object's bytes (read only if called) and ETag; (None, "") without a URI."""
         if not uri:
-            return None
+            return None, ""
         found = self._object(uri)
         if found is None:
             raise serving.ServingError(500, f"Failed to download model data from {uri}")
-        return bytes(found.value)
+        return (lambda: bytes(found.value)), str(found.etag)
 
     def _model_error(self, endpoint_name: str, status: int, message: str) -> ModelError:
         side = "client" if 400 <= status < 500 else "server"
@@ -284,10 +293,28 @@ def _captured(payload: bytes, observed: str, mode: str, headers: dict[str, Any])
     return {"observedContentType": observed, "mode": mode, "data": text, "encoding": encoding}
 
 
+def _submit_directory(environment: dict[str, str]) -> str | None:
+    """SAGEMAKER_SUBMIT_DIRECTORY when it is a source archive on S3 the container downloads.
+
+    The SDK sets it to the uploaded sourcedir.tar.gz of a framework model that was not
+    repacked (otherwise to /opt/ml/model/code, already in the model data); the container
+    downloads and imports it (sagemaker-xgboost-container serving_mms.py, modules.import_module).
+    """
+    directory = str(environment.get("SAGEMAKER_SUBMIT_DIRECTORY") or "")
+    return directory if directory.startswith("s3://") else None
+
+
 def _choose_variant(
-    endpoint_name: str, variants: list[dict[str, Any]], target: str | None
+    endpoint_name: str,
+    variants: list[dict[str, Any]],
+    target: str | None,
+    current: dict[str, float] | None = None,
 ) -> dict[str, Any]:
-    """TargetVariant when given, else a variant drawn by weight (InitialVariantWeight, 1.0)."""
+    """TargetVariant when given, else a variant drawn by weight.
+
+    A variant's weight is the endpoint's CurrentWeight for it, else its config's
+    InitialVariantWeight, else 1.0 (API reference, ProductionVariant).
+    """
     if not variants:
         raise ValidationError(f"Endpoint {endpoint_name} has no production variant.")
     if target:
@@ -299,7 +326,10 @@ def _choose_variant(
         )
     if len(variants) == 1:
         return variants[0]
-    weights = [float(v.get("InitialVariantWeight", 1.0)) for v in variants]
+    current = current or {}
+    weights = [
+        current.get(v["VariantName"], float(v.get("InitialVariantWeight", 1.0))) for v in variants
+    ]
     if sum(weights) <= 0:
         raise ValidationError(f"Endpoint {endpoint_name} has no variant with a positive weight.")
     return random.choices(variants, weights=weights)[0]

@@ -249,6 +249,24 @@ def test_script_mode_models_run_their_handlers(aws: LocalAWS, tmp_path: Path) ->
     answer = _invoke(aws, "[1, 2.5]", EndpointName="script", ContentType="application/json")
     assert json.loads(answer["Text"]) == [2.0, 5.0]
 
+    # Not repacked: the code is the SDK's sourcedir.tar.gz, named by SAGEMAKER_SUBMIT_DIRECTORY.
+    (code / "inference.py").write_text(
+        "def model_fn(model_dir):\n    return 3.0\n\n"
+        "def predict_fn(data, model):\n    return data * model\n"
+    )
+    sourcedir = tmp_path / "sourcedir.tar.gz"
+    with tarfile.open(sourcedir, "w:gz") as tar:
+        tar.add(code / "inference.py", arcname="inference.py")
+    aws.client("s3").upload_file(str(sourcedir), BUCKET, "script/sourcedir.tar.gz")
+    environment["SAGEMAKER_SUBMIT_DIRECTORY"] = f"s3://{BUCKET}/script/sourcedir.tar.gz"
+    _model(sm, "sourcedir", f"s3://{BUCKET}/model/model.tar.gz", environment)
+    sm.create_endpoint_config(
+        EndpointConfigName="sourcedir", ProductionVariants=[_variant("AllTraffic", "sourcedir")]
+    )
+    sm.create_endpoint(EndpointName="sourcedir", EndpointConfigName="sourcedir")
+    answer = _invoke(aws, "[1, 2.5]", EndpointName="sourcedir", ContentType="application/json")
+    assert json.loads(answer["Text"]) == [3.0, 7.5]
+
 
 # --- data capture ---------------------------------------------------------------------------
 
