@@ -47,6 +47,7 @@ def timed_run(runs_dir: Path) -> tuple[float, dict[str, float]]:
         env=os.environ,
         check=True,
         stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     wall = time.perf_counter() - start
     (summary_file,) = runs_dir.glob("*/summary.json")

@@ -102,6 +102,10 @@ def _user_pipeline(args: argparse.Namespace) -> tuple[UserRequest, tuple[Input, 
             "--data: the project's pipeline's input; give a --module-name pipeline its data "
             "with --input NAME=PATH"
         )
+    for pair in args.param:  # their names and values are checked against the pipeline's
+        name, sep, _ = pair.partition("=")
+        if not sep or not name:
+            raise UsageError(f"--param {pair!r}: expected Name=Value")
     module, function = parse_module(args.module_name)
     user = UserRequest(module, function, parse_kwargs(args.kwargs), Path.cwd())
     return user, tuple(parse_inputs(args.input))

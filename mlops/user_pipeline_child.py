@@ -66,12 +66,17 @@ def isolate(folder: str, project_names: Sequence[str], project_root: str) -> Non
         if not str(getattr(finder, "__module__", "")).startswith("__editable__")
     ]
     sys.meta_path.insert(0, _Hidden(project_names, folder))
+    sys.meta_path.insert(0, _ValidateOnce())
     for name in list(sys.modules):
         if name.partition(".")[0] in project_names:
             del sys.modules[name]
 
 
-def validate_config_once() -> None:
+#: The SDK module that defines validate_sagemaker_config (sagemaker/config/config.py).
+_SDK_CONFIG_MODULE = "sagemaker.config.config"
+
+
+class _ValidateOnce(importlib.abc.MetaPathFinder):
     """Validate the SDK's defaults configuration once per distinct content, not per lookup.
 
     With a defaults file in place, the SDK validates the whole configuration against its JSON
@@ -79,23 +84,41 @@ def validate_config_once() -> None:
     jsonschema.validate, which re-checks the schema itself each time): about 0.13 s a lookup
     and some 80 lookups to build a small pipeline. The same configuration validates the same
     way every time, so repeated validations of an unchanged one are skipped; a new or changed
-    configuration is still validated, with the SDK's own errors.
+    configuration is still validated, with the SDK's own errors. The function is replaced as
+    soon as its module has run, before any other SDK module imports it by name.
     """
-    import sagemaker.config.config
-    import sagemaker.session
-    import sagemaker.utils
 
-    validate = sagemaker.config.config.validate_sagemaker_config
+    def find_spec(
+        self, fullname: str, path: Sequence[str] | None = None, target: ModuleType | None = None
+    ) -> importlib.machinery.ModuleSpec | None:
+        if fullname != _SDK_CONFIG_MODULE:
+            return None
+        sys.meta_path.remove(self)
+        spec = importlib.machinery.PathFinder.find_spec(fullname, path)
+        loader = spec and spec.loader
+        if loader is None or not hasattr(loader, "exec_module"):
+            return spec
+        run = loader.exec_module
+
+        def exec_module(module: ModuleType) -> None:
+            run(module)
+            name = "validate_sagemaker_config"
+            setattr(module, name, _once(getattr(module, name)))
+
+        loader.exec_module = exec_module  # type: ignore[method-assign]
+        return spec
+
+
+def _once(validate: Any) -> Any:
     valid: set[str] = set()
 
     def validate_once(sagemaker_config: dict[str, Any] | None = None) -> None:
         key = json.dumps(sagemaker_config, sort_keys=True, default=repr)
         if key not in valid:
-            validate(sagemaker_config)  # type: ignore[arg-type]  # the SDK accepts None
+            validate(sagemaker_config)
             valid.add(key)
 
-    for module in (sagemaker.config.config, sagemaker.session, sagemaker.utils):
-        module.validate_sagemaker_config = validate_once  # type: ignore[attr-defined]
+    return validate_once
 
 
 def call(module_name: str, function: str, kwargs: dict[str, Any], fill: dict[str, Any]) -> Any:
@@ -111,8 +134,6 @@ def call(module_name: str, function: str, kwargs: dict[str, Any], fill: dict[str
         raise _UserError(f"importing {module_name}: {_last_line(exc)}") from exc
     except Exception as exc:
         raise _UserError(f"importing {module_name}: {_last_line(exc)}") from exc
-    if "sagemaker.utils" in sys.modules:  # imported by the user's module, as it should be
-        validate_config_once()
     target = getattr(module, function, None)
     if not callable(target):
         raise _UserError(f"module {module_name} has no function {function!r}")
@@ -144,11 +165,14 @@ class _UserError(Exception):
 def _last_line(exc: BaseException) -> str:
     """`Type: message` and where in the user's code it was raised."""
     frames = traceback.extract_tb(exc.__traceback__)
+    # The innermost frame of the user's own code: not a library's, not ours, not importlib's.
     where = next(
         (
             f" at {f.filename}:{f.lineno}"
             for f in reversed(frames)
             if "site-packages" not in f.filename
+            and not f.filename.startswith("<frozen")
+            and f.filename != __file__
         ),
         "",
     )

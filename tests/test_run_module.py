@@ -158,6 +158,8 @@ def test_flags_of_the_other_pipeline_are_refused(capsys: pytest.CaptureFixture[s
     assert "--kwargs: only with --module-name" in capsys.readouterr().err
     assert main(["run", "--module-name", "m", "--data", str(DATA)]) == 2
     assert "--input NAME=PATH" in capsys.readouterr().err
+    assert main(["run", "--module-name", "m", "--param", "NoValue"]) == 2
+    assert "--param 'NoValue': expected Name=Value" in capsys.readouterr().err
 
 
 # --- the user's module, built in the child ----------------------------------------------------
