@@ -10,6 +10,10 @@ record: InputFilter (JSONPath on the request record), JoinSource Input (the answ
 the original record: a CSV row gets `,answer`; a JSON object gets "SageMakerOutput"; a JSON
 array gets the answer appended), then OutputFilter (JSONPath on the joined record). A CSV
 record is read as the JSON array of its fields, so `$[1:]` drops the first column.
+
+BatchStrategy MultiRecord with SplitType Line sends as many (filtered) records per request as
+fit in MaxPayloadInMB (default 6), one per line, and splits the answer back into one line per
+record before joining and filtering; SingleRecord (and SplitType None) sends one per request.
 """
 
 from __future__ import annotations
@@ -25,6 +29,8 @@ from localaws.executor.expressions import render
 from localaws.executor.jobs import Artifact, StepContext, StepOutcome, record_job
 
 CREATE = "CreateTransformJob"
+#: CreateTransformJob's MaxPayloadInMB when it is not given (AWS API reference).
+_DEFAULT_PAYLOAD_MB = 6
 #: The documented JSONPath subset: $, .name, ['name'], [n], [n,m], [a:b], [*].
 _STEP = re.compile(r"""\.([A-Za-z_][\w\-]*)|\[\s*'([^']*)'\s*\]|\[([^\]]*)\]|\.\*""")
 
@@ -84,10 +90,12 @@ def run_transform(ctx: StepContext) -> StepOutcome:
         relative = s3files.relative_key(item["Key"], prefix)
         body = ctx.objects.s3.get_object(Bucket=bucket, Key=item["Key"])["Body"].read()
         records = _split(body, split)
-        answers = [
-            _record(ctx.name, served, record, content_type, accept, processing, relative)
-            for record in records
-        ]
+        job = _Records(ctx.name, served, content_type, accept, processing, relative)
+        if args.get("BatchStrategy") == "MultiRecord" and split == "Line":
+            limit = int(args.get("MaxPayloadInMB") or _DEFAULT_PAYLOAD_MB) << 20
+            answers = [a for batch in _batches(records, limit) for a in job.many(batch)]
+        else:
+            answers = [job.one(record) for record in records]
         joined = b"".join(_assemble(answer, assemble) for answer in answers)
         local = s3files.safe_join(results, f"{relative}.out")
         local.parent.mkdir(parents=True, exist_ok=True)
@@ -121,42 +129,86 @@ def _assemble(answer: bytes, assemble: str) -> bytes:
     return answer
 
 
-def _record(
-    step: str,
-    served: serving.Served,
-    record: bytes,
-    content_type: str | None,
-    accept: str | None,
-    processing: dict[str, Any],
-    where: str,
-) -> bytes:
-    """One record through InputFilter, the model, JoinSource and OutputFilter."""
-    kind = serving.media_type(content_type)
-    request = record
-    if processing.get("InputFilter", "$") != "$":
-        request = _encode(select(_decode(record, kind), processing["InputFilter"]), kind)
-    try:
-        response = served.invoke(request, content_type, accept)
-    except serving.ServingError as exc:
-        raise StepFailed(f"Step {step}: {where}: the model answered {exc.status}: {exc}") from None
-    answer = response.body
-    join = processing.get("JoinSource", "None") == "Input"
-    output_filter = processing.get("OutputFilter", "$")
-    if not join and output_filter == "$":
-        return answer
-    out_kind = serving.media_type(response.content_type)
-    result = _decode(answer, out_kind)
-    if join:
-        original = _decode(record, kind)
-        if isinstance(original, dict):
-            result, out_kind = {**original, "SageMakerOutput": result}, "application/json"
+class _Records:
+    """Records of one object through InputFilter, the model, JoinSource and OutputFilter."""
+
+    def __init__(
+        self,
+        step: str,
+        served: serving.Served,
+        content_type: str | None,
+        accept: str | None,
+        processing: dict[str, Any],
+        where: str,
+    ) -> None:
+        self.step, self.served, self.where = step, served, where
+        self.content_type, self.accept = content_type, accept
+        self.kind = serving.media_type(content_type)
+        self.input_filter = processing.get("InputFilter", "$")
+        self.join = processing.get("JoinSource", "None") == "Input"
+        self.output_filter = processing.get("OutputFilter", "$")
+
+    def one(self, record: bytes) -> bytes:
+        response = self._invoke(self._request(record))
+        return self._result(record, response.body, response.content_type)
+
+    def many(self, records: list[bytes]) -> list[bytes]:
+        """One request of many records, one per line; the answer has one line per record."""
+        response = self._invoke(b"\n".join(self._request(r) for r in records) + b"\n")
+        lines = [line for line in response.body.splitlines() if line.strip()]
+        if len(lines) != len(records):
+            raise StepFailed(
+                f"Step {self.step}: {self.where}: the model answered {len(lines)} record(s) "
+                f"for a mini-batch of {len(records)} (BatchStrategy MultiRecord)"
+            )
+        return [
+            self._result(record, line, response.content_type)
+            for record, line in zip(records, lines, strict=True)
+        ]
+
+    def _request(self, record: bytes) -> bytes:
+        if self.input_filter == "$":
+            return record
+        return _encode(select(_decode(record, self.kind), self.input_filter), self.kind)
+
+    def _invoke(self, request: bytes) -> serving.Response:
+        try:
+            return self.served.invoke(request, self.content_type, self.accept)
+        except serving.ServingError as exc:
+            raise StepFailed(
+                f"Step {self.step}: {self.where}: the model answered {exc.status}: {exc}"
+            ) from None
+
+    def _result(self, record: bytes, answer: bytes, content_type: str | None) -> bytes:
+        if not self.join and self.output_filter == "$":
+            return answer
+        out_kind = serving.media_type(content_type)
+        result = _decode(answer, out_kind)
+        if self.join:
+            original = _decode(record, self.kind)
+            if isinstance(original, dict):
+                result, out_kind = {**original, "SageMakerOutput": result}, "application/json"
+            else:
+                head = original if isinstance(original, list) else [original]
+                result = [*head, *(result if isinstance(result, list) else [result])]
+                out_kind = self.kind
+        if self.output_filter != "$":
+            result = select(result, self.output_filter)
+        return _encode(result, out_kind)
+
+
+def _batches(records: list[bytes], limit: int) -> list[list[bytes]]:
+    """Consecutive records grouped so each request stays within `limit` bytes."""
+    batches: list[list[bytes]] = []
+    size = 0
+    for record in records:
+        if batches and size + len(record) + 1 <= limit:
+            batches[-1].append(record)
+            size += len(record) + 1
         else:
-            head = original if isinstance(original, list) else [original]
-            result = [*head, *(result if isinstance(result, list) else [result])]
-            out_kind = kind
-    if output_filter != "$":
-        result = select(result, output_filter)
-    return _encode(result, out_kind)
+            batches.append([record])
+            size = len(record) + 1
+    return batches
 
 
 def _decode(data: bytes, kind: str) -> Any:
