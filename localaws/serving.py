@@ -249,6 +249,10 @@ class ScriptModel:
                 "Cannot use transform_fn implementation with input_fn, predict_fn and/or output_fn",
             )
         model_fn = handlers["model_fn"]
+        if model_fn is None and xgboost:
+            # The XGBoost framework image brings its own (serving.py there: default_model_fn
+            # loads the model file as the algorithm does).
+            model_fn = lambda folder: load_booster(Path(folder))  # noqa: E731
         if model_fn is None:
             raise ServingError(500, f"{program}: please provide a model_fn implementation")
         self.transform_fn: Callable[..., Any] | None = handlers["transform_fn"]

@@ -71,3 +71,24 @@ def test_a_model_that_answers_fewer_records_fails_the_step(tmp_path: Path) -> No
     records = _Records("T", Short(), "text/csv", "text/csv", {}, "in.csv")
     with pytest.raises(StepFailed, match=r"answered 1 record\(s\) for a mini-batch of 3"):
         records.many([b"1,2", b"3,4", b"5,6"])
+
+
+def test_a_script_on_the_xgboost_image_may_leave_model_fn_to_the_container(
+    tmp_path: Path,
+) -> None:
+    """The XGBoost framework image's default model_fn loads the model file; the script only
+    shapes the answer (here: a rounded CSV line per row)."""
+    rng = np.random.default_rng(3)
+    features = rng.normal(size=(50, 3))
+    booster = xgboost.train({"max_depth": 2}, xgboost.DMatrix(features, label=features[:, 0]), 5)
+    booster.save_model(str(tmp_path / "xgboost-model"))
+    (tmp_path / "code").mkdir()
+    (tmp_path / "code" / "inference.py").write_text(
+        "def output_fn(prediction, accept):\n"
+        "    return ''.join(f'{p:.3f}\\n' for p in prediction), 'text/csv'\n"
+    )
+    image = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"
+    served = serving.load(tmp_path, image, {"SAGEMAKER_PROGRAM": "inference.py"})
+    answer = served.invoke(b"0.1,0.2,0.3\n1,2,3\n", "text/csv", "text/csv")
+    expected = booster.predict(xgboost.DMatrix(np.array([[0.1, 0.2, 0.3], [1, 2, 3]])))
+    assert answer.body.decode() == "".join(f"{p:.3f}\n" for p in expected)
