@@ -382,18 +382,8 @@ def _collect_user(
             body = read_object(target.client("s3"), uri)
             write_atomic(staging / EVALUATION_FILE, body)
             metrics = json.loads(body)
-    return {
-        "run_id": None,
-        "status": "Succeeded" if outcome.status == "Succeeded" else "Failed",
-        "pipeline_execution_arn": outcome.execution_arn or None,
-        "failure_reason": outcome.failure_reason or None,
-        "steps": [vars(report) for report in outcome.reports(types)],
-        "metrics": metrics,
-        "quality_gate": {"metric": None, "threshold": None},
-        "model_package_arn": package_arn,
-        "model_approval_status": approval_status,
-        "parameters": overrides,
-    }
+    gate = {"metric": None, "threshold": None}
+    return _pipeline_summary(outcome, types, overrides, metrics, gate, package_arn, approval_status)
 
 
 def _execute(
@@ -629,6 +619,20 @@ def _collect(
     metrics = _fetch_evaluation(sagemaker, s3, outcome, staging)
     _fetch_model(sagemaker, s3, outcome, staging)
     package_arn, approval_status = _registered_package(sagemaker, outcome)
+    gate = {"metric": "mse", "threshold": threshold}
+    return _pipeline_summary(outcome, types, overrides, metrics, gate, package_arn, approval_status)
+
+
+def _pipeline_summary(
+    outcome: pipeline_run.PipelineOutcome,
+    types: dict[str, str],
+    overrides: dict[str, str],
+    metrics: dict[str, Any] | None,
+    gate: dict[str, Any],
+    package_arn: str | None,
+    approval_status: str | None,
+) -> dict[str, Any]:
+    """The pipeline part of summary.json, whichever pipeline ran."""
     return {
         "run_id": None,
         "status": "Succeeded" if outcome.status == "Succeeded" else "Failed",
@@ -636,7 +640,7 @@ def _collect(
         "failure_reason": outcome.failure_reason or None,
         "steps": [vars(report) for report in outcome.reports(types)],
         "metrics": metrics,
-        "quality_gate": {"metric": "mse", "threshold": threshold},
+        "quality_gate": gate,
         "model_package_arn": package_arn,
         "model_approval_status": approval_status,
         "parameters": overrides,
