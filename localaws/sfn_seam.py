@@ -7,7 +7,8 @@
 3. The interpreter calls services (Lambda, aws-sdk integrations) through moto's server with
    fixed dummy keys at localhost:$MOTO_PORT. On AWS a task acts with the execution's role in
    its own account; here it signs with the credentials of the local AWS account that runs the
-   execution and calls that account's server, which refuses the dummy keys.
+   execution and calls that account's server, which refuses the dummy keys. The account is
+   the execution's, passed on to every thread the interpreter starts for it.
 
 All are method replacements on moto's own classes, installed once per process.
 """
@@ -55,6 +56,44 @@ def _execution_logic(self: ExecutionWorker) -> None:
     _ORIGINAL_LOGIC(self)
 
 
+class _AccountThread(threading.Thread):
+    """A thread of moto's interpreter that runs for the account of the thread that made it.
+
+    The interpreter runs task states, branches and iterations in threads of their own; each
+    inherits the execution's account, so its service calls reach the right local AWS even
+    while another one runs in the process.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._account_id = getattr(_EXECUTING, "account_id", None)
+
+    def run(self) -> None:
+        _EXECUTING.account_id = self._account_id
+        super().run()
+
+
+class _ThreadingWithAccounts:
+    """The `threading` module as moto's interpreter modules see it: its Thread inherits."""
+
+    Thread = _AccountThread
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(threading, name)
+
+
+def _threads_inherit_the_account() -> None:
+    import sys
+
+    for name, module in list(sys.modules.items()):
+        if not name.startswith("moto.stepfunctions.parser") or module is None:
+            continue
+        if getattr(module, "Thread", None) is threading.Thread:
+            module.Thread = _AccountThread  # type: ignore[attr-defined]
+        if getattr(module, "threading", None) is threading:
+            module.threading = _ThreadingWithAccounts()  # type: ignore[attr-defined]
+
+
 class _AccountClients:
     """Stands in for the `boto3` module in moto's interpreter: clients of the running account."""
 
@@ -79,3 +118,4 @@ def install() -> None:
     StepFunctionResponse.send_task_failure = _send_task_failure
     ExecutionWorker._execution_logic = _execution_logic
     boto_client.boto3 = _AccountClients
+    _threads_inherit_the_account()

@@ -292,3 +292,48 @@ def test_a_function_url_is_still_public_as_on_aws() -> None:
                 assert response.read() == b"ok"
         finally:
             function_urls.stop_function_url(arn)
+
+
+def test_a_state_machine_calls_services_as_its_own_account_beside_another_local_aws() -> None:
+    """moto runs each task state in a thread of its own; with two local AWS in the process
+    the task still signs as, and calls, the account whose execution it is."""
+    import time
+
+    from deploy.iam import assume_role
+
+    definition = {
+        "StartAt": "List",
+        "States": {
+            "List": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::aws-sdk:s3:listBuckets",
+                "TimeoutSeconds": 30,
+                "ResultSelector": {"Names.$": "$.Buckets[*].Name"},
+                "End": True,
+            }
+        },
+    }
+    with local_aws() as outer, local_aws() as inner:
+        for aws, bucket in ((outer, "outer-only"), (inner, "inner-only")):
+            aws.client("s3").create_bucket(Bucket=bucket)
+        role = outer.client("iam").create_role(
+            RoleName="sfn", AssumeRolePolicyDocument=json.dumps(assume_role("states", False))
+        )["Role"]["Arn"]
+        sfn = outer.client("stepfunctions")
+        machine = sfn.create_state_machine(
+            name="list", definition=json.dumps(definition), roleArn=role
+        )["stateMachineArn"]
+        arn = sfn.start_execution(stateMachineArn=machine, name="one")["executionArn"]
+        deadline = time.monotonic() + 30
+        while (described := sfn.describe_execution(executionArn=arn))["status"] == "RUNNING":
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+    assert described["status"] == "SUCCEEDED", described
+    assert json.loads(described["output"]) == {"Names": ["outer-only"]}
+
+
+def test_pin_moto_runs_task_states_in_threads_of_their_own() -> None:
+    """Why localaws.sfn_seam passes the account on to the interpreter's threads."""
+    from moto.stepfunctions.parser.asl.component.state.exec import execute_state
+
+    assert "Thread(target=_exec_and_notify" in inspect.getsource(execute_state)
