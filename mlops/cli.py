@@ -481,7 +481,7 @@ def _sigterm_as_interrupt() -> Iterator[None]:
     Signal handlers can only be set in the main thread; elsewhere SIGTERM stays as it was.
     """
     try:
-        previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
+        previous = signal.signal(signal.SIGTERM, _terminate)
     except ValueError:  # not the main thread
         yield
         return
@@ -489,6 +489,20 @@ def _sigterm_as_interrupt() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, handled wherever Ctrl-C is (every `except KeyboardInterrupt` catches it).
+
+    A subclass, not KeyboardInterrupt itself: CPython marks the process as killed by SIGINT
+    (exit status -2, whatever the handler returns) when a KeyboardInterrupt passes through
+    code run from a string (dataclasses and namedtuples build their methods that way, so any
+    import can be in the middle of it); it checks for exactly KeyboardInterrupt.
+    """
+
+
+def _terminate(_signum: int, _frame: object) -> None:
+    raise Terminated()
 
 
 def _stdout_closed(args: argparse.Namespace) -> int:
