@@ -396,7 +396,43 @@ def build_parser() -> argparse.ArgumentParser:
     _add_account_flags(start)
     start.set_defaults(func=cmd_start)
     _add_serving_commands(sub)
+    _add_history_commands(sub)
     return parser
+
+
+def _add_history_commands(sub: argparse._SubParsersAction) -> None:
+    """`runs` and `show`: past runs, read from their folders."""
+    runs = sub.add_parser(
+        "runs",
+        help="list past runs: id, start, status, decision, metric, duration",
+        description="One line per run folder in --runs-dir, oldest first.",
+    )
+    runs.add_argument("--runs-dir", type=Path, default=Path("runs"), help="default: ./runs")
+    runs.set_defaults(func=cmd_runs)
+
+    show = sub.add_parser(
+        "show",
+        help="print one past run",
+        description="What one run did, decided and deployed; RUN is its id, a unique prefix "
+        "of it, or its folder.",
+    )
+    show.add_argument("run", metavar="RUN")
+    show.add_argument("--runs-dir", type=Path, default=Path("runs"), help="default: ./runs")
+    show.set_defaults(func=cmd_show)
+
+
+def cmd_runs(args: argparse.Namespace, settings: Settings) -> int:
+    """List the past runs in --runs-dir."""
+    from mlops import history
+
+    return history.print_runs(args.runs_dir, sys.stdout)
+
+
+def cmd_show(args: argparse.Namespace, settings: Settings) -> int:
+    """Print one past run."""
+    from mlops import history
+
+    return history.print_run(history.find_run(args.runs_dir, args.run), sys.stdout)
 
 
 def _add_serving_commands(sub: argparse._SubParsersAction) -> None:

@@ -179,3 +179,17 @@ def test_bad_approve_mode_is_a_usage_error(tmp_path: Path) -> None:
     with pytest.raises(SystemExit) as exit_info:
         main(["run", "--runs-dir", str(tmp_path), "--approve", "maybe"])
     assert exit_info.value.code == 2
+
+
+def test_mlops_runs_and_show_read_a_real_run(
+    approved: tuple[int, dict, str], runs_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    summary = approved[1]
+    mse = summary["metrics"]["regression_metrics"]["mse"]["value"]
+    assert main(["runs", "--runs-dir", str(runs_dir)]) == 0
+    (line,) = [li for li in capsys.readouterr().out.splitlines() if summary["run_id"] in li]
+    assert line.split()[3:7] == ["Succeeded", "approved", "mse", f"{mse:.4f}"]
+    assert main(["show", summary["run_id"], "--runs-dir", str(runs_dir)]) == 0
+    out = capsys.readouterr().out
+    assert f"Model package:  {summary['model_package_arn']}" in out
+    assert f"Endpoint:       {summary['endpoint_name']} (InService)" in out

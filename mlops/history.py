@@ -1,0 +1,165 @@
+"""Past runs, read back from their folders: `mlops runs` lists them, `mlops show RUN` prints one.
+
+Every published run folder holds `summary.json` (what `mlops run` wrote at the end); hidden
+folders are runs still being written or left by a killed one, and are not runs. A folder
+whose summary cannot be read is listed as unreadable rather than stopping the list.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TextIO
+
+from core.errors import UsageError
+
+SUMMARY = "summary.json"
+
+
+@dataclass(frozen=True)
+class PastRun:
+    """One run folder and its summary (None when unreadable)."""
+
+    folder: Path
+    summary: dict[str, Any] | None
+
+    @property
+    def run_id(self) -> str:
+        return self.folder.name
+
+    @property
+    def started(self) -> str:
+        """When the run started, from its id (`YYYYmmdd-HHMMSS-xxxxxx`, UTC)."""
+        try:
+            when = dt.datetime.strptime(self.run_id[:15], "%Y%m%d-%H%M%S")
+        except ValueError:
+            return "-"
+        return when.strftime("%Y-%m-%d %H:%M:%S")
+
+    def field(self, *path: str) -> Any:
+        value: Any = self.summary
+        for key in path:
+            value = value.get(key) if isinstance(value, dict) else None
+        return value
+
+
+def past_runs(runs_dir: Path) -> Iterator[PastRun]:
+    """The published runs in `runs_dir`, oldest first (run ids sort by time)."""
+    if not runs_dir.is_dir():
+        raise UsageError(f"--runs-dir {runs_dir}: no such folder (run `mlops run` first)")
+    for folder in sorted(p for p in runs_dir.iterdir() if p.is_dir()):
+        if folder.name.startswith(".") or not (folder / SUMMARY).is_file():
+            continue
+        try:
+            summary = json.loads((folder / SUMMARY).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            summary = None
+        yield PastRun(folder, summary if isinstance(summary, dict) else None)
+
+
+def find_run(runs_dir: Path, name: str) -> PastRun:
+    """A run by its id, a unique prefix of it, or a folder path."""
+    given = Path(name)
+    if given.is_dir() and (given / SUMMARY).is_file():
+        return next(r for r in past_runs(given.parent) if r.folder.samefile(given))
+    matches = [r for r in past_runs(runs_dir) if r.run_id.startswith(name)]
+    if len(matches) == 1:
+        return matches[0]
+    if not matches:
+        raise UsageError(f"RUN {name}: no run in {runs_dir} has that id (see `mlops runs`)")
+    listed = ", ".join(r.run_id for r in matches[:5])
+    raise UsageError(f"RUN {name}: {len(matches)} runs start with it ({listed}); give more")
+
+
+def _metric(run: PastRun) -> str:
+    metric = run.field("quality_gate", "metric") or "mse"
+    value = run.field("metrics", "regression_metrics", metric, "value")
+    return f"{metric} {value:.4f}" if isinstance(value, int | float) else "-"
+
+
+def _seconds(run: PastRun) -> str:
+    total = run.field("timings", "total")
+    return f"{total:.1f} s" if isinstance(total, int | float) else "-"
+
+
+def print_runs(runs_dir: Path, out: TextIO) -> int:
+    """A table of past runs: id, when (UTC), status, decision, metric, duration."""
+    rows = [
+        (
+            run.run_id,
+            run.started,
+            str(run.field("status") or "unreadable"),
+            str(run.field("decision") or "-"),
+            _metric(run),
+            _seconds(run),
+        )
+        for run in past_runs(runs_dir)
+    ]
+    if not rows:
+        print(f"No runs in {runs_dir} yet: `mlops run` makes one.", file=out)
+        return 0
+    header = ("RUN", "STARTED (UTC)", "STATUS", "DECISION", "METRIC", "DURATION")
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+    for row in [header, *rows]:
+        print(
+            "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)), file=out
+        )
+    return 0
+
+
+def print_run(run: PastRun, out: TextIO) -> int:
+    """One run: what it did, decided and deployed, and where its files are."""
+    if run.summary is None:
+        raise UsageError(f"RUN {run.run_id}: {run.folder / SUMMARY} is not readable JSON")
+    lines = [
+        ("Run", run.run_id),
+        ("Started (UTC)", run.started),
+        ("Status", run.field("status")),
+        ("Pipeline", run.field("pipeline_name")),
+        ("Execution", run.field("pipeline_execution_arn")),
+        ("Metric", _metric(run)),
+        (
+            "Quality gate",
+            f"{run.field('quality_gate', 'metric')} at most "
+            f"{run.field('quality_gate', 'threshold')}"
+            if run.field("quality_gate", "threshold") is not None
+            else None,
+        ),
+        ("Model package", run.field("model_package_arn")),
+        ("Decision", _decision(run)),
+        ("Endpoint", _endpoint(run)),
+        ("Duration", _seconds(run)),
+        ("Failure", run.field("failure_reason") or run.field("execution_cause")),
+        ("Folder", str(run.folder)),
+    ]
+    for label, value in lines:
+        if value:
+            print(f"{label + ':':15} {value}", file=out)
+    steps = run.field("steps") or []
+    if steps:
+        print("Steps:", file=out)
+        for step in steps:
+            if isinstance(step, dict):
+                seconds = step.get("seconds")
+                took = f"{seconds:.1f} s" if isinstance(seconds, int | float) else ""
+                print(f"  {step.get('name', '?'):28} {step.get('status', '?'):12} {took}", file=out)
+    return 0
+
+
+def _decision(run: PastRun) -> str | None:
+    decision = run.field("decision")
+    if not decision:
+        return None
+    by = run.field("decided_by")
+    return f"{decision} by {by}" if by else str(decision)
+
+
+def _endpoint(run: PastRun) -> str | None:
+    name = run.field("endpoint_name")
+    if not name:
+        return None
+    status = run.field("endpoint_status")
+    return f"{name} ({status})" if status else str(name)
