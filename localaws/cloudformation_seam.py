@@ -349,6 +349,23 @@ class _Bridged:
         raise NotImplementedError
 
     @classmethod
+    def _replace(
+        cls,
+        original: _Bridged,
+        name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+    ) -> Any:
+        """An update CloudFormation does by replacement: the new resource first, then the old
+        one goes."""
+        replacement = cls.create_from_cloudformation_json(  # type: ignore[attr-defined]
+            name, cloudformation_json, account_id, region_name
+        )
+        original.delete(account_id, region_name)
+        return replacement
+
+    @classmethod
     def delete_from_cloudformation_json(  # moto falls back to this when delete() fails
         cls,
         resource_name: str,
@@ -429,11 +446,9 @@ class SecretResource(_Bridged, CloudFormationModel):
     ) -> SecretResource:
         properties = cloudformation_json.get("Properties", {})
         if properties.get("Name", original_resource.name) != original_resource.name:
-            replacement = cls.create_from_cloudformation_json(
-                properties["Name"], cloudformation_json, account_id, region_name
+            return cls._replace(
+                original_resource, properties["Name"], cloudformation_json, account_id, region_name
             )
-            original_resource.delete(account_id, region_name)
-            return replacement
         backend = cls._backend(account_id, region_name)
         old, arn = original_resource.properties, original_resource.arn
         if any(old.get(k) != properties.get(k) for k in ("SecretString", "GenerateSecretString")):
@@ -570,11 +585,9 @@ class ScheduleResource(_Bridged, CloudFormationModel):
         name = properties.get("Name", original_resource.name)
         group = properties.get("GroupName")
         if (name, group) != (original_resource.name, original_resource.group_name):
-            replacement = cls.create_from_cloudformation_json(
-                name, cloudformation_json, account_id, region_name
+            return cls._replace(
+                original_resource, name, cloudformation_json, account_id, region_name
             )
-            original_resource.delete(account_id, region_name)
-            return replacement
         cls._backend(account_id, region_name).update_schedule(
             name=name, group_name=group, **cls._arguments(properties)
         )
@@ -664,11 +677,9 @@ class FunctionUrlResource(_Bridged, CloudFormationModel):
         properties = cloudformation_json.get("Properties", {})
         old = original_resource.properties
         if any(old.get(k) != properties.get(k) for k in ("TargetFunctionArn", "Qualifier")):
-            replacement = cls.create_from_cloudformation_json(
-                new_resource_name, cloudformation_json, account_id, region_name
+            return cls._replace(
+                original_resource, new_resource_name, cloudformation_json, account_id, region_name
             )
-            original_resource.delete(account_id, region_name)
-            return replacement
         config = cls._config(properties)
         url_config = cls._backend(account_id, region_name).update_function_url_config(
             original_resource.function_arn, config
