@@ -27,6 +27,7 @@ from core.errors import (
 )
 from core.files import write_atomic
 from core.settings import DEFAULT_DATA, Settings
+from mlops.history import RUNS_DIR
 from mlops.run import APPROVE_MODES
 
 if TYPE_CHECKING:
@@ -298,7 +299,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="NAME=VALUE",
         help="override a pipeline parameter (repeatable), e.g. --param MseThreshold=5.5",
     )
-    run.add_argument("--runs-dir", type=Path, default=Path("runs"), help="default: ./runs")
+    _runs_dir_option(run)
     run.add_argument(
         "--pipeline-only", action="store_true", help="run the SageMaker pipeline alone"
     )
@@ -400,6 +401,11 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _runs_dir_option(parser: argparse.ArgumentParser) -> None:
+    """--runs-dir: where runs are written and read back."""
+    parser.add_argument("--runs-dir", type=Path, default=RUNS_DIR, help=f"default: ./{RUNS_DIR}")
+
+
 def _add_history_commands(sub: argparse._SubParsersAction) -> None:
     """`runs` and `show`: past runs, read from their folders."""
     runs = sub.add_parser(
@@ -407,7 +413,7 @@ def _add_history_commands(sub: argparse._SubParsersAction) -> None:
         help="list past runs: id, start, status, decision, metric, duration",
         description="One line per run folder in --runs-dir, oldest first.",
     )
-    runs.add_argument("--runs-dir", type=Path, default=Path("runs"), help="default: ./runs")
+    _runs_dir_option(runs)
     runs.set_defaults(func=cmd_runs)
 
     show = sub.add_parser(
@@ -417,7 +423,7 @@ def _add_history_commands(sub: argparse._SubParsersAction) -> None:
         "of it, or its folder.",
     )
     show.add_argument("run", metavar="RUN")
-    show.add_argument("--runs-dir", type=Path, default=Path("runs"), help="default: ./runs")
+    _runs_dir_option(show)
     show.set_defaults(func=cmd_show)
 
 
@@ -448,7 +454,7 @@ def _add_serving_commands(sub: argparse._SubParsersAction) -> None:
     predict.add_argument(
         "--run", type=Path, metavar="RUN_DIR", help="a run folder (default: the latest run)"
     )
-    predict.add_argument("--runs-dir", type=Path, default=Path("runs"), help="default: ./runs")
+    _runs_dir_option(predict)
     predict.set_defaults(func=cmd_predict)
 
     serve = sub.add_parser(
@@ -460,7 +466,7 @@ def _add_serving_commands(sub: argparse._SubParsersAction) -> None:
     serve.add_argument(
         "--run", type=Path, metavar="RUN_DIR", help="a run folder (default: the latest run)"
     )
-    serve.add_argument("--runs-dir", type=Path, default=Path("runs"), help="default: ./runs")
+    _runs_dir_option(serve)
     serve.add_argument(
         "--port", type=int, default=8080, metavar="N", help="default 8080, the container's"
     )

@@ -17,6 +17,8 @@ from typing import Any, TextIO
 from core.errors import UsageError
 
 SUMMARY = "summary.json"
+#: Where runs are written and read back unless --runs-dir says otherwise.
+RUNS_DIR = Path("runs")
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ from typing import Any
 from core.errors import UsageError
 from core.settings import SCRIPTS_DIR
 from localaws import hosting, serving
+from mlops import history
 
 #: The image a run from before summary.json named its model's serves with (algorithm mode).
 DEFAULT_IMAGE = "sagemaker-xgboost"
@@ -53,17 +54,14 @@ class RunModel:
 
 def latest_run(runs_dir: Path) -> Path:
     """The newest complete run folder (run ids sort by time) that has a model."""
-    runs = sorted(
-        (p for p in runs_dir.glob("*/summary.json") if not p.parent.name.startswith(".")),
-        key=lambda p: p.parent.name,
-    )
-    for summary in reversed(runs):
-        if (summary.parent / "model.tar.gz").is_file():
-            return summary.parent
+    runs = list(history.past_runs(runs_dir)) if runs_dir.is_dir() else []
+    for run in reversed(runs):
+        if (run.folder / "model.tar.gz").is_file():
+            return run.folder
     raise UsageError(f"no run with a model in {runs_dir} (run `mlops run` first, or give --run)")
 
 
-def run_model(run_dir: Path | None, runs_dir: Path = Path("runs")) -> RunModel:
+def run_model(run_dir: Path | None, runs_dir: Path = history.RUNS_DIR) -> RunModel:
     """The model `run_dir` (default: the latest run in `runs_dir`) registered and deployed."""
     run_dir = latest_run(runs_dir) if run_dir is None else run_dir
     summary_file = run_dir / "summary.json"
@@ -174,7 +172,7 @@ def predict(model: RunModel, data: Path) -> bytes:
     return response.body
 
 
-def main(run_dir: Path | None, data: Path, runs_dir: Path = Path("runs")) -> int:
+def main(run_dir: Path | None, data: Path, runs_dir: Path = history.RUNS_DIR) -> int:
     """Print the predictions; bad input raises UsageError (one line, exit 2)."""
     answer = predict(run_model(run_dir, runs_dir), data)
     sys.stdout.write(answer.decode("utf-8"))
