@@ -68,6 +68,8 @@ class Account:
 
     def take_fault(self, operation: str) -> Fault | None:
         """The fault for this call of `operation`, if one is pending (and count it)."""
+        if operation not in self.faults:  # every backend attribute read asks: stay lock-free
+            return None
         with self.lock:
             fault = self.faults.get(operation)
             if fault is None or fault.remaining <= 0:
@@ -106,14 +108,6 @@ def close_account(account: Account) -> None:
 def account(account_id: str) -> Account | None:
     """The running local AWS account with this id, if any."""
     return _ACCOUNTS.get(account_id)
-
-
-def by_access_key(access_key_id: str) -> Account | None:
-    """The running account whose credentials these are, if any."""
-    for candidate in list(_ACCOUNTS.values()):
-        if secrets.compare_digest(candidate.access_key_id, access_key_id):
-            return candidate
-    return None
 
 
 def only_account() -> Account | None:
