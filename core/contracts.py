@@ -20,6 +20,8 @@ POLL_SECONDS = "PollSeconds"
 APPROVAL_TIMEOUT_SECONDS = "ApprovalTimeoutSeconds"
 QUALITY_GATE = "QualityGate"
 ENDPOINT = "Endpoint"
+SMOKE_TEST = "SmokeTest"
+ROLLOUT = "Rollout"
 
 
 def execution_input(pipeline_parameters: Mapping[str, str], **settings: Any) -> dict[str, Any]:
@@ -53,6 +55,8 @@ OUT_DECISION = "decision"
 OUT_DECIDED_BY = "decided_by"
 OUT_REASON = "reason"
 OUT_ENDPOINT_NAME = "endpointName"
+#: {"status": passed | failed | skipped, "rows", "max_abs_diff", "endpoint", "reason"}
+OUT_SMOKE_TEST = "smokeTest"
 
 # -- states a follower shows or hides ------------------------------------------------------
 
@@ -78,6 +82,7 @@ NO_MODEL_PACKAGE = "NoModelPackage"
 WRONG_MODEL_PACKAGE_GROUP = "UnexpectedModelPackageGroup"
 UNEXPECTED_DECISION = "UnexpectedDecision"
 ENDPOINT_FAILED = "EndpointDeploymentFailed"
+SMOKE_TEST_FAILED = "SmokeTestFailed"
 REJECTED = "Rejected"
 
 # -- the approval function -----------------------------------------------------------------
@@ -92,3 +97,18 @@ NOTIFIED = "notified"
 LAMBDA_RUNTIME = "python3.12"
 LAMBDA_PACKAGE = "approval"
 LAMBDA_HANDLER = f"{LAMBDA_PACKAGE}.handler.lambda_handler"
+
+# -- the smoke test ------------------------------------------------------------------------
+
+#: Beside evaluation.json the evaluation step writes `smoke-test/payload.csv` (feature rows of
+#: the test split, the body the endpoint is sent: text/csv, no header, no target) and
+#: `smoke-test/predictions.csv` (the evaluation's own prediction for each row, one per line).
+#: scripts/evaluate.py holds the same names (it runs in a container without this module).
+SMOKE_TEST_FOLDER = "smoke-test"
+SMOKE_TEST_PAYLOAD = "payload.csv"
+SMOKE_TEST_PREDICTIONS = "predictions.csv"
+#: The smoke-test function: invokes the endpoint with the payload, compares the answers.
+SMOKE_TEST_PACKAGE = "smoketest"
+SMOKE_TEST_HANDLER = f"{SMOKE_TEST_PACKAGE}.handler.lambda_handler"
+#: Every package the functions' zip holds (each with core/contracts.py beside it).
+FUNCTION_PACKAGES = (LAMBDA_PACKAGE, SMOKE_TEST_PACKAGE)

@@ -40,3 +40,25 @@ def ci_log_group(settings: Settings) -> str:
 def endpoint_prefix(settings: Settings) -> str:
     """Models and endpoint configs the workflow creates are named `<endpoint>-...`."""
     return settings.endpoint_name
+
+
+def smoke_test_function_name(settings: Settings) -> str:
+    return f"{settings.project}-smoke-test"
+
+
+def smoke_test_log_group(settings: Settings) -> str:
+    return f"/aws/lambda/{smoke_test_function_name(settings)}"
+
+
+#: The endpoint's CloudWatch alarms that roll a deployment back: "<endpoint><suffix>". The
+#: state machine names them from its ${EndpointName} placeholder, the template creates them.
+ERRORS_ALARM_SUFFIX = "-invocation-5xx-errors"
+LATENCY_ALARM_SUFFIX = "-model-latency"
+
+
+def rollback_alarm_names(settings: Settings) -> tuple[str, str]:
+    """The invocation-error and model-latency alarms, in that order."""
+    return (
+        f"{settings.endpoint_name}{ERRORS_ALARM_SUFFIX}",
+        f"{settings.endpoint_name}{LATENCY_ALARM_SUFFIX}",
+    )

@@ -1,4 +1,5 @@
-"""The approval Lambda's code as a deterministic zip, named by its content.
+"""The Lambda functions' code (approval, smoke test) as one deterministic zip, named by its
+content.
 
 Same sources, same bytes: entries sorted, fixed timestamps and permissions, only `.py` files
 (no caches, no editor leftovers). The S3 key carries the content hash, so an unchanged
@@ -14,14 +15,13 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from core.contracts import LAMBDA_PACKAGE
+from core.contracts import FUNCTION_PACKAGES
 from core.settings import Settings, package_dir
 
-#: The Lambda handler's package; the zip holds it at its root so the handler path resolves.
-APPROVAL_PACKAGE = LAMBDA_PACKAGE
-APPROVAL_DIR = package_dir(APPROVAL_PACKAGE)
-#: The modules of core/ the function imports (standard library only), zipped beside it.
-SHARED_MODULES = ("__init__.py", "contracts.py")
+#: The modules of core/ the functions import (standard library only), zipped beside them.
+SHARED_MODULES = ("__init__.py", "contracts.py", "function_clients.py")
+#: The zip's name in the code bucket, before its content hash.
+BUNDLE_NAME = "functions"
 #: Zip's earliest representable time; any fixed value would do.
 _FIXED_TIME = (1980, 1, 1, 0, 0, 0)
 _FILE_MODE = 0o100644 << 16
@@ -35,16 +35,19 @@ class Bundle:
     sha256: str
 
     def key(self, settings: Settings) -> str:
-        return settings.prefix("deploy", f"{APPROVAL_PACKAGE}-{self.sha256[:20]}.zip")
+        return settings.prefix("deploy", f"{BUNDLE_NAME}-{self.sha256[:20]}.zip")
 
 
-def build_bundle(source: Path = APPROVAL_DIR) -> Bundle:
-    """Zip what runs in Lambda: the package's .py files under `approval/`, and the shared
-    contracts under `core/`."""
-    files = sorted(p for p in source.rglob("*.py") if "__pycache__" not in p.parts)
-    if not any(p.name == "__init__.py" for p in files):
-        raise FileNotFoundError(f"{source}: no __init__.py, not the approval package")
-    entries = [((Path(APPROVAL_PACKAGE) / p.relative_to(source)).as_posix(), p) for p in files]
+def build_bundle(packages: tuple[str, ...] = FUNCTION_PACKAGES) -> Bundle:
+    """Zip what runs in Lambda: each function package's .py files at the zip's root (so the
+    handler paths resolve), and the shared modules under `core/`."""
+    entries: list[tuple[str, Path]] = []
+    for package in packages:
+        source = package_dir(package)
+        files = sorted(p for p in source.rglob("*.py") if "__pycache__" not in p.parts)
+        if not any(p.name == "__init__.py" for p in files):
+            raise FileNotFoundError(f"{source}: no __init__.py, not the {package} package")
+        entries += [((Path(package) / p.relative_to(source)).as_posix(), p) for p in files]
     core = package_dir("core")
     entries += [(f"core/{name}", core / name) for name in SHARED_MODULES]
     buffer = io.BytesIO()

@@ -268,8 +268,14 @@ def _build_statements(settings: Settings) -> list[Json]:
 def _deploy_statements(settings: Settings) -> list[Json]:
     """What the workflow stack's CloudFormation handlers call, on this project's names."""
     stack_roles = arn("iam", f"role/${{{STACK_NAME}}}-*", region=False)
-    function = arn("lambda", f"function:{settings.approval_function_name}")
-    log_group = arn("logs", f"log-group:{names.function_log_group(settings)}*")
+    functions = [
+        arn("lambda", f"function:{name}")
+        for name in (settings.approval_function_name, names.smoke_test_function_name(settings))
+    ]
+    log_groups = [
+        arn("logs", f"log-group:{group}*")
+        for group in (names.function_log_group(settings), names.smoke_test_log_group(settings))
+    ]
     return [
         iam.statement(
             [
@@ -328,7 +334,7 @@ def _deploy_statements(settings: Settings) -> list[Json]:
                 "lambda:DeleteFunctionUrlConfig",
                 "lambda:GetFunctionUrlConfig",
             ],
-            function,
+            functions,
         ),
         iam.statement(["s3:GetObject", "s3:GetObjectVersion"], _bucket(objects=True)),
         iam.statement(
@@ -342,7 +348,7 @@ def _deploy_statements(settings: Settings) -> list[Json]:
                 "logs:ListTagsForResource",
                 "logs:GetDataProtectionPolicy",
             ],
-            log_group,
+            log_groups,
         ),
         # Describe* of log groups and their policies authorize on no resource type.
         iam.statement(
@@ -414,6 +420,17 @@ def _deploy_statements(settings: Settings) -> list[Json]:
                 "sqs:ListQueueTags",
             ],
             arn("sqs", names.schedule_dlq_name(settings)),
+        ),
+        iam.statement(
+            [
+                "cloudwatch:PutMetricAlarm",
+                "cloudwatch:DeleteAlarms",
+                "cloudwatch:DescribeAlarms",
+                "cloudwatch:TagResource",
+                "cloudwatch:UntagResource",
+                "cloudwatch:ListTagsForResource",
+            ],
+            [arn("cloudwatch", f"alarm:{name}") for name in names.rollback_alarm_names(settings)],
         ),
         iam.statement(
             [

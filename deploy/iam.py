@@ -157,6 +157,7 @@ SAGEMAKER_ACTIONS: Mapping[str, tuple[str, ...]] = {
     "CreateEndpoint": ("endpoint", "endpoint-config"),
     "UpdateEndpoint": ("endpoint", "endpoint-config"),
     "DescribeEndpoint": ("endpoint",),
+    "DeleteEndpoint": ("endpoint",),
     "AddTags": ("model", "endpoint-config", "endpoint"),
 }
 #: SageMaker actions that hand the execution role to SageMaker.

@@ -24,7 +24,7 @@ from typing import Any
 from approval.store import KEY as APPROVAL_KEY
 from approval.store import TTL_ATTRIBUTE
 from core import names
-from core.contracts import LAMBDA_HANDLER, LAMBDA_RUNTIME, execution_input
+from core.contracts import LAMBDA_HANDLER, LAMBDA_RUNTIME, SMOKE_TEST_HANDLER, execution_input
 from core.settings import Settings
 from deploy import iam
 from deploy.iam import Json, arn, get_att, ref, sub
@@ -43,6 +43,10 @@ SECRET_LENGTH = 64
 #: rather than taking the account's whole Lambda concurrency. A reviewer's request takes well
 #: under a second, so 10 serves many reviewers at once.
 DEFAULT_APPROVAL_CONCURRENCY = 10
+#: Rollback alarms (RollbackErrorRate, RollbackModelLatencyMicroseconds): 1% of a minute's
+#: requests failing, or the model averaging over half a second for two minutes.
+DEFAULT_ROLLBACK_ERROR_RATE = 0.01
+DEFAULT_ROLLBACK_MODEL_LATENCY_US = 500_000
 #: Lambda writes the function's logs as JSON (one object per record; the approval package
 #: logs its fields, e.g. reason and approvalId, as keys). Application records from INFO; of
 #: Lambda's own platform records only warnings and errors, so a flood of refused requests
@@ -68,6 +72,8 @@ SLACK_WEBHOOK_SECRET_ARN = "SlackWebhookSecretArn"
 SLACK_SIGNING_SECRET_ARN = "SlackSigningSecretArn"
 APPROVAL_BASE_URL = "ApprovalBaseUrl"
 APPROVAL_CONCURRENCY = "ApprovalReservedConcurrency"
+ROLLBACK_ERROR_RATE = "RollbackErrorRate"
+ROLLBACK_MODEL_LATENCY = "RollbackModelLatencyMicroseconds"
 
 # Conditions.
 HAS_NOTIFICATION_EMAIL = "HasNotificationEmail"
@@ -84,6 +90,11 @@ FUNCTION_LOGS = "ApprovalFunctionLogGroup"
 FUNCTION_URL = "ApprovalFunctionUrl"
 URL_PERMISSION = "ApprovalFunctionUrlPermission"
 URL_INVOKE_PERMISSION = "ApprovalFunctionUrlInvokePermission"
+SMOKE_TEST_FUNCTION = "SmokeTestFunction"
+SMOKE_TEST_ROLE = "SmokeTestFunctionRole"
+SMOKE_TEST_LOGS = "SmokeTestFunctionLogGroup"
+ERRORS_ALARM = "EndpointErrorsAlarm"
+LATENCY_ALARM = "EndpointLatencyAlarm"
 TABLE = "ApprovalTable"
 TOPIC = "NotificationTopic"
 SECRET = "LinkSigningSecret"
@@ -109,6 +120,7 @@ def substitutions(settings: Settings) -> dict[str, Any]:
         names_in_asl.PIPELINE_NAME: settings.pipeline_name,
         names_in_asl.MODEL_PACKAGE_GROUP_NAME: settings.model_package_group,
         names_in_asl.APPROVAL_FUNCTION_ARN: get_att(FUNCTION, "Arn"),
+        names_in_asl.SMOKE_TEST_FUNCTION_ARN: get_att(SMOKE_TEST_FUNCTION, "Arn"),
         names_in_asl.NOTIFICATION_TOPIC_ARN: ref(TOPIC),
         names_in_asl.SAGEMAKER_ROLE_ARN: ref(SAGEMAKER_ROLE_ARN),
         names_in_asl.ENDPOINT_NAME: settings.endpoint_name,
@@ -153,6 +165,8 @@ def build_template(
         "Resources": {
             **_state_machine(settings, asl, sorted(set(placeholders)), definition),
             **_approval(settings),
+            **_smoke_test(settings),
+            **_rollback_alarms(settings),
             **_notifications(settings),
             **_schedule(settings, execution_input),
         },
@@ -178,8 +192,8 @@ def _parameters() -> Json:
             "SageMaker execution role: the pipeline's jobs and the deployed model run as it",
             AllowedPattern=r"^arn:aws[a-z-]*:iam::\d{12}:role/.+$",
         ),
-        CODE_BUCKET: text("S3 bucket holding the approval function's zip"),
-        CODE_KEY: text("S3 key of the approval function's zip (mlops deploy sets it)"),
+        CODE_BUCKET: text("S3 bucket holding the functions' zip and the pipeline's artifacts"),
+        CODE_KEY: text("S3 key of the functions' zip (mlops deploy sets it)"),
         SCHEDULE_EXPRESSION: text(
             "EventBridge Scheduler expression of the regular run, e.g. rate(7 days)",
             DEFAULT_SCHEDULE,
@@ -221,6 +235,25 @@ def _parameters() -> Json:
             "Default": str(DEFAULT_APPROVAL_CONCURRENCY),
             "MinValue": 1,
         },
+        ROLLBACK_ERROR_RATE: {
+            "Type": "Number",
+            "Description": (
+                "A deployment rolls back when more than this share of a minute's requests end "
+                "in a 5XX from the model (0.01 is 1%)"
+            ),
+            "Default": str(DEFAULT_ROLLBACK_ERROR_RATE),
+            "MinValue": 0,
+            "MaxValue": 1,
+        },
+        ROLLBACK_MODEL_LATENCY: {
+            "Type": "Number",
+            "Description": (
+                "A deployment rolls back when the model's average latency stays above this "
+                "many microseconds for two minutes"
+            ),
+            "Default": str(DEFAULT_ROLLBACK_MODEL_LATENCY_US),
+            "MinValue": 1,
+        },
     }
 
 
@@ -242,7 +275,10 @@ def _state_machine(settings: Settings, asl: str, placeholders: list[str], defini
         settings,
         names.endpoint_prefix(settings),
         {
-            "lambda:InvokeFunction": [get_att(FUNCTION, "Arn"), sub(f"${{{FUNCTION}.Arn}}:*")],
+            "lambda:InvokeFunction": [
+                get_att(function, "Arn") for function in (FUNCTION, SMOKE_TEST_FUNCTION)
+            ]
+            + [sub(f"${{{function}.Arn}}:*") for function in (FUNCTION, SMOKE_TEST_FUNCTION)],
             "sns:Publish": [ref(TOPIC)],
             # The evaluation report the pipeline wrote, shown to the approvers.
             "s3:GetObject": [
@@ -250,6 +286,14 @@ def _state_machine(settings: Settings, asl: str, placeholders: list[str], defini
             ],
         },
         ref(SAGEMAKER_ROLE_ARN),
+    )
+    # UpdateEndpoint with AutoRollbackConfiguration: SageMaker reads the named alarms with the
+    # caller's permission (developer guide, "Auto-Rollback Configuration and Monitoring").
+    statements.append(
+        iam.statement(
+            ["cloudwatch:DescribeAlarms"],
+            [arn("cloudwatch", f"alarm:{name}") for name in names.rollback_alarm_names(settings)],
+        )
     )
     known = substitutions(settings)
     return {
@@ -398,6 +442,107 @@ def _approval(settings: Settings) -> Json:
                 "InvokedViaFunctionUrl": True,
             },
         },
+    }
+
+
+def _smoke_test(settings: Settings) -> Json:
+    """The smoke-test function: reads the evaluation's sample, invokes the endpoint it is given
+    (only this deployment's, by name prefix), and compares; it changes nothing."""
+    endpoint = names.endpoint_prefix(settings).lower()
+    statements = [
+        iam.log_writing(get_att(SMOKE_TEST_LOGS, "Arn")),
+        iam.statement(
+            ["s3:GetObject"],
+            sub(f"arn:${{AWS::Partition}}:s3:::${{{CODE_BUCKET}}}/{settings.prefix('*')}"),
+        ),
+        iam.statement(["sagemaker:InvokeEndpoint"], arn("sagemaker", f"endpoint/{endpoint}*")),
+    ]
+    return {
+        SMOKE_TEST_LOGS: {
+            "Type": "AWS::Logs::LogGroup",
+            "DeletionPolicy": "Delete",
+            "UpdateReplacePolicy": "Delete",
+            "Properties": {
+                "LogGroupName": names.smoke_test_log_group(settings),
+                "RetentionInDays": LOG_RETENTION_DAYS,
+            },
+        },
+        SMOKE_TEST_ROLE: iam.role(
+            "The smoke-test function: the evaluation's sample and this deployment's endpoints",
+            "lambda",
+            "smoke-test",
+            statements,
+        ),
+        SMOKE_TEST_FUNCTION: {
+            "Type": "AWS::Lambda::Function",
+            "Properties": {
+                "FunctionName": names.smoke_test_function_name(settings),
+                "Description": "Before traffic: the endpoint answers as the evaluated model did",
+                "Runtime": LAMBDA_RUNTIME,
+                "Handler": SMOKE_TEST_HANDLER,
+                "Architectures": ["arm64"],
+                "MemorySize": 256,
+                "Timeout": 60,
+                "Code": {"S3Bucket": ref(CODE_BUCKET), "S3Key": ref(CODE_KEY)},
+                "Role": get_att(SMOKE_TEST_ROLE, "Arn"),
+                "LoggingConfig": {
+                    "LogFormat": FUNCTION_LOG_FORMAT,
+                    "ApplicationLogLevel": FUNCTION_APPLICATION_LOG_LEVEL,
+                    "SystemLogLevel": FUNCTION_SYSTEM_LOG_LEVEL,
+                    "LogGroup": ref(SMOKE_TEST_LOGS),
+                },
+            },
+        },
+    }
+
+
+def _rollback_alarms(settings: Settings) -> Json:
+    """The endpoint's alarms that roll a deployment back (the UpdateEndpoint's
+    AutoRollbackConfiguration names them): the share of requests ending in a 5XX from the
+    model, and the model's latency, each per minute over the live variant (AWS/SageMaker
+    endpoint invocation metrics; Invocation5XXErrors is 0 or 1 per request, so its average is
+    the error rate). No data is not breaching: an endpoint without traffic is healthy."""
+    from workflow.endpoint import VARIANT_NAME
+
+    errors_name, latency_name = names.rollback_alarm_names(settings)
+    dimensions = [
+        {"Name": "EndpointName", "Value": settings.endpoint_name},
+        {"Name": "VariantName", "Value": VARIANT_NAME},
+    ]
+
+    def alarm(name: str, description: str, metric: str, threshold: str, periods: int) -> Json:
+        return {
+            "Type": "AWS::CloudWatch::Alarm",
+            "Properties": {
+                "AlarmName": name,
+                "AlarmDescription": description,
+                "Namespace": "AWS/SageMaker",
+                "MetricName": metric,
+                "Dimensions": dimensions,
+                "Statistic": "Average",
+                "Period": 60,
+                "EvaluationPeriods": periods,
+                "Threshold": ref(threshold),
+                "ComparisonOperator": "GreaterThanThreshold",
+                "TreatMissingData": "notBreaching",
+            },
+        }
+
+    return {
+        ERRORS_ALARM: alarm(
+            errors_name,
+            f"{settings.endpoint_name}: model 5XX error rate; rolls a deployment back",
+            "Invocation5XXErrors",
+            ROLLBACK_ERROR_RATE,
+            1,
+        ),
+        LATENCY_ALARM: alarm(
+            latency_name,
+            f"{settings.endpoint_name}: model latency; rolls a deployment back",
+            "ModelLatency",
+            ROLLBACK_MODEL_LATENCY,
+            2,
+        ),
     }
 
 

@@ -562,9 +562,26 @@ def _workflow_summary(
         "decision_reason": output.get(contracts.OUT_REASON),
         "endpoint_name": endpoint_name,
         "endpoint_status": endpoint_status,
+        "smoke_test": smoke_test_result(events),
         "pipeline_execution_arn": follower.pipeline_execution_arn,
         "timings": {k: round(v, 3) for k, v in phase_times(events).items()},
     }
+
+
+#: The states that leave the smoke test's result in the state data.
+_SMOKE_TEST_STATES = frozenset({"SmokeTest", "SmokeTestSkipped", "SmokeTestError"})
+
+
+def smoke_test_result(events: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The smoke test as the execution recorded it: {status, rows, max_abs_diff, endpoint,
+    reason}, read from the history so a failed deployment reports it too; None when the run
+    never got that far (rejected, or failed before deploying)."""
+    for event in reversed(events):
+        details = event.get("stateExitedEventDetails") or {}
+        if details.get("name") in _SMOKE_TEST_STATES:
+            result = json.loads(details.get("output") or "{}").get(contracts.OUT_SMOKE_TEST)
+            return result if isinstance(result, dict) else None
+    return None
 
 
 def _write_workflow_artifacts(
@@ -762,6 +779,9 @@ def _closing(summary: dict[str, Any], run_dir: Path) -> str:
         lines.append(f"Execution: {summary['execution_status']}")
         if summary["decision"]:
             lines.append(f"Decision: {summary['decision']} by {summary['decided_by'] or '-'}")
+        smoke = summary.get("smoke_test")
+        if smoke:
+            lines.append(f"Smoke test: {smoke['status']}, {smoke['reason']}")
         if summary["endpoint_name"]:
             lines.append(f"Endpoint: {summary['endpoint_name']} ({summary['endpoint_status']})")
         if summary["execution_status"] != "SUCCEEDED" and summary["execution_cause"]:

@@ -11,6 +11,12 @@ evaluation.json has SageMaker's model-quality shape, which both the pipeline's q
     {"regression_metrics": {"mse": {"value": v, "standard_deviation": s}, "rmse": ..,
      "mae": .., "r2": ..}, "test_rows": n, "bootstrap": {"resamples": b, "seed": k}}
 
+Beside it, `smoke-test/payload.csv` (the first `--smoke-test-rows` feature rows of the test
+split, as an endpoint receives them: text/csv, no header, no target) and
+`smoke-test/predictions.csv` (this evaluation's prediction for each, one per line). Before a
+new model takes traffic, the workflow sends the payload to its endpoint and compares the
+answers with these predictions (smoketest/): the endpoint must serve the model evaluated here.
+
 standard_deviation is the bootstrap standard error of each metric: the metric is recomputed on
 `--bootstrap-resamples` resamples (with replacement) of the test rows drawn from a seeded
 generator, and the standard deviation of those values is reported. It says how much the score
@@ -32,6 +38,11 @@ import pandas as pd
 import xgboost as xgb
 
 MODEL_ARCHIVE = "model.tar.gz"
+#: The smoke-test sample beside evaluation.json (core/contracts.py holds the same names; this
+#: script runs in a container without the project).
+SMOKE_TEST_FOLDER = "smoke-test"
+SMOKE_TEST_PAYLOAD = "payload.csv"
+SMOKE_TEST_PREDICTIONS = "predictions.csv"
 MODEL_FILE = "xgboost-model"
 #: Upper bound on indices held in memory at once while bootstrapping (~16 MB of int64).
 BOOTSTRAP_CHUNK = 2_000_000
@@ -53,9 +64,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--output-dir", default="/opt/ml/processing/evaluation")
     parser.add_argument("--bootstrap-resamples", type=int, default=200)
     parser.add_argument("--seed", type=int, default=0, help="seed of the bootstrap")
+    parser.add_argument(
+        "--smoke-test-rows",
+        type=int,
+        default=100,
+        help="test rows (and their predictions) kept for the smoke test of the endpoint",
+    )
     args = parser.parse_args(argv)
     if args.bootstrap_resamples < 2:
         parser.error("--bootstrap-resamples must be at least 2")
+    if args.smoke_test_rows < 1:
+        parser.error("--smoke-test-rows must be at least 1")
     return args
 
 
@@ -202,6 +221,28 @@ def write_report(output_dir: str, report: dict) -> Path:
     return target
 
 
+def write_smoke_test_sample(
+    output_dir: str, features: np.ndarray, predictions: np.ndarray, rows: int
+) -> Path:
+    """The first `rows` feature rows and their predictions, for the endpoint's smoke test.
+
+    Features are written as float32 in their shortest round-trip form, so the endpoint parses
+    exactly the values this evaluation predicted on; predictions in Python's repr, exact.
+    """
+    folder = Path(output_dir) / SMOKE_TEST_FOLDER
+    folder.mkdir(parents=True, exist_ok=True)
+    sample = features[:rows].astype(np.float32)
+
+    def cell(value: np.float32) -> str:
+        return "" if np.isnan(value) else np.format_float_positional(value, trim="-")
+
+    payload = "".join(",".join(cell(v) for v in row) + "\n" for row in sample)
+    expected = "".join(f"{float(p)!r}\n" for p in predictions[:rows])
+    (folder / SMOKE_TEST_PAYLOAD).write_text(payload, encoding="utf-8")
+    (folder / SMOKE_TEST_PREDICTIONS).write_text(expected, encoding="utf-8")
+    return folder
+
+
 def main(argv: list[str] | None = None) -> int:
     """Load, predict, score, write; a bad model or test set is one stderr line and exit 1."""
     args = parse_args(argv)
@@ -218,6 +259,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     predictions = booster.predict(xgb.DMatrix(x)).astype(np.float64)
     report = evaluate(y, predictions, args.bootstrap_resamples, args.seed)
+    write_smoke_test_sample(args.output_dir, x, predictions, args.smoke_test_rows)
     path = write_report(args.output_dir, report)
     metrics = report["regression_metrics"]
     shown = ", ".join(

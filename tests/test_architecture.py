@@ -21,6 +21,7 @@ ALLOWED: dict[str, set[str]] = {
     "clients": {"core", "localaws"},
     "pipelines": {"core"},
     "approval": {"core"},
+    "smoketest": {"core"},
     "workflow": {"core", "pipelines"},
     "deploy": {"core", "clients", "pipelines", "workflow", "approval"},
     "mlops": {
@@ -33,8 +34,8 @@ ALLOWED: dict[str, set[str]] = {
         "deploy",
     },
 }
-#: The approval function ships with only these modules of core/ (standard library only).
-APPROVAL_MAY_USE = {"core", "core.contracts"}
+#: The functions ship with only these modules of core/ (standard library only).
+FUNCTIONS_MAY_USE = {"core", "core.contracts", "core.function_clients"}
 
 
 def _modules() -> dict[str, Path]:
@@ -94,9 +95,10 @@ def test_imports_only_go_down(name: str) -> None:
     assert not upward, f"{name} imports {upward}: {layer}/ may import only {ALLOWED[layer]}"
 
 
-def test_the_approval_function_needs_only_its_package_and_the_contracts() -> None:
-    used = {t for n, ts in GRAPH.items() if n.startswith("approval") for t in ts}
-    assert {t for t in used if not t.startswith("approval")} <= APPROVAL_MAY_USE
+@pytest.mark.parametrize("package", ["approval", "smoketest"])
+def test_each_function_needs_only_its_package_and_the_shared_modules(package: str) -> None:
+    used = {t for n, ts in GRAPH.items() if n.startswith(package) for t in ts}
+    assert {t for t in used if not t.startswith(package)} <= FUNCTIONS_MAY_USE
 
 
 def test_no_import_cycle() -> None:

@@ -304,7 +304,9 @@ def test_state_machine_may_call_exactly_what_its_definition_calls(app_template):
     machine = app_template["Resources"][tpl.STATE_MACHINE]["Properties"]
     called = set(iam.task_actions(json.loads(machine["DefinitionString"])))
     assert "sagemaker:StartPipelineExecution" in called
-    assert _role_actions(app_template, tpl.STATE_MACHINE_ROLE) == called | {"iam:PassRole"}
+    # UpdateEndpoint's AutoRollbackConfiguration: SageMaker reads the alarms as the caller.
+    extra = {"iam:PassRole", "cloudwatch:DescribeAlarms"}
+    assert _role_actions(app_template, tpl.STATE_MACHINE_ROLE) == called | extra
 
 
 def test_sagemaker_permissions_name_this_deployment(app_template):
@@ -437,8 +439,10 @@ def test_bundle_is_deterministic_and_holds_only_what_runs_in_lambda():
     paths = [e.filename for e in entries]
     assert paths == sorted(paths)
     assert "approval/handler.py" in paths and "approval/__init__.py" in paths
-    approval = {p for p in paths if p.startswith("approval/")}
-    assert set(paths) - approval == {"core/__init__.py", "core/contracts.py"}
+    assert "smoketest/handler.py" in paths
+    functions = {p for p in paths if p.startswith(("approval/", "smoketest/"))}
+    shared = {"core/__init__.py", "core/contracts.py", "core/function_clients.py"}
+    assert set(paths) - functions == shared
     assert all(p.endswith(".py") for p in paths)
     assert "approval/local_http.py" not in paths  # the local Function URL is localaws's
     assert {e.date_time for e in entries} == {(1980, 1, 1, 0, 0, 0)}

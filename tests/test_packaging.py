@@ -30,6 +30,7 @@ _NOT_SOURCES = shutil.ignore_patterns(
 )
 _SCRIPTS = sorted(p.name for p in (PROJECT_ROOT / "scripts").glob("*.py"))
 _APPROVAL = sorted(p.name for p in (PROJECT_ROOT / "approval").glob("*.py"))
+_SMOKE_TEST = sorted(p.name for p in (PROJECT_ROOT / "smoketest").glob("*.py"))
 
 _BUILD_SDIST = "import sys; from setuptools import build_meta; build_meta.build_sdist(sys.argv[1])"
 #: Runs in the installed copy: where everything resolves, and what a local build uploads.
@@ -162,7 +163,9 @@ def test_installed_copy_runs_from_any_folder(site: Path, tmp_path: Path) -> None
     assert all(_inside(path, site) for path in found["build_inputs"])
     assert len(found["build_key"]) == 32
     assert found["bundle"] == sorted(
-        [f"approval/{name}" for name in _APPROVAL] + ["core/__init__.py", "core/contracts.py"]
+        [f"approval/{name}" for name in _APPROVAL]
+        + [f"smoketest/{name}" for name in _SMOKE_TEST]
+        + ["core/__init__.py", "core/contracts.py", "core/function_clients.py"]
     )
 
     assert helped.returncode == 0, helped.stderr

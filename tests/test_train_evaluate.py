@@ -116,7 +116,7 @@ def test_end_to_end_meets_the_quality_gate(run_script, trained, abalone_splits, 
     assert metric["mse"] < MSE_GATE
     assert metric["r2"] > 0
     assert metric["rmse"] == pytest.approx(np.sqrt(metric["mse"]))
-    assert [p.name for p in out.iterdir()] == ["evaluation.json"]
+    assert sorted(p.name for p in out.iterdir()) == ["evaluation.json", "smoke-test"]
 
     # model_fn, the serving hook, loads the same model and reproduces the reported MSE.
     test = pd.read_csv(abalone_splits / "test" / "test.csv", header=None).to_numpy()
@@ -126,6 +126,14 @@ def test_end_to_end_meets_the_quality_gate(run_script, trained, abalone_splits, 
     predictions = booster.predict(xgb.DMatrix(test[:, 1:].astype(np.float32)))
     assert predictions.shape == (628,)
     assert np.mean((predictions - test[:, 0]) ** 2) == pytest.approx(metric["mse"], rel=1e-5)
+
+    # The smoke-test sample: the first 100 feature rows, as an endpoint receives them, and
+    # exactly the predictions the evaluation made for them.
+    sample = out / "smoke-test"
+    payload = np.loadtxt(sample / "payload.csv", delimiter=",", dtype=np.float32, ndmin=2)
+    np.testing.assert_array_equal(payload, test[:100, 1:].astype(np.float32))
+    expected = [float(line) for line in (sample / "predictions.csv").read_text().splitlines()]
+    np.testing.assert_array_equal(np.array(expected), predictions[:100].astype(np.float64))
 
 
 def test_train_with_argument_contract(run_script, abalone_splits, tmp_path):

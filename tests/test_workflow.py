@@ -129,8 +129,68 @@ class Stack:
         return [n for n in notes if execution_arn in n[1].values()]
 
 
+XGBOOST_IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:3.0-5"
+FEATURES = 10
+
+
+def _booster(seed: int, features: int = FEATURES) -> bytes:
+    """A small real XGBoost model as the training job's model.tar.gz."""
+    import io
+    import tarfile
+
+    import numpy as np
+    import xgboost as xgb
+
+    rng = np.random.default_rng(seed)
+    x = rng.random((200, features), dtype=np.float32)
+    y = x @ rng.random(features) * 10
+    booster = xgb.train({"max_depth": 3, "nthread": 1}, xgb.DMatrix(x, label=y), 10)
+    raw = bytes(booster.save_raw("ubj"))
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+        info = tarfile.TarInfo("xgboost-model")
+        info.size = len(raw)
+        archive.addfile(info, io.BytesIO(raw))
+    return buffer.getvalue()
+
+
+#: Model archives a stub run registers (pipeline parameter "Model"): the evaluated one, one
+#: that answers otherwise, one that cannot take the sample's rows, and no model at all.
+MODELS = {
+    "evaluated": lambda: _booster(1),
+    "other": lambda: _booster(2),
+    "narrow": lambda: _booster(1, features=4),
+    "broken": lambda: b"not a model archive",
+}
+
+
+def _smoke_test_sample() -> tuple[str, str]:
+    """Sample rows and the evaluated model's predictions for them, as evaluate.py writes."""
+    import importlib.util
+
+    import numpy as np
+
+    from core.settings import SCRIPTS_DIR
+
+    spec = importlib.util.spec_from_file_location("_evaluate", SCRIPTS_DIR / "evaluate.py")
+    assert spec is not None and spec.loader is not None
+    evaluate = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(evaluate)
+    folder = Path(__import__("tempfile").mkdtemp())
+    (folder / "model.tar.gz").write_bytes(MODELS["evaluated"]())
+    booster = evaluate.load_model(str(folder))
+    x = np.random.default_rng(7).random((25, FEATURES), dtype=np.float32)
+    predictions = booster.predict(__import__("xgboost").DMatrix(x)).astype(np.float64)
+    written = evaluate.write_smoke_test_sample(str(folder), x, predictions, 20)
+    return (written / "payload.csv").read_text(), (written / "predictions.csv").read_text()
+
+
 def _stub_pipeline(stack: Stack, run: PipelineRun) -> None:
-    """Registers a package with metrics like the real pipeline, or fails at the quality gate."""
+    """Registers a package with metrics like the real pipeline, or fails at the quality gate.
+
+    With the pipeline parameter "Model" it also registers a real model (MODELS) and writes
+    the evaluation's smoke-test sample beside evaluation.json, as the real pipeline does.
+    """
     mse = float(run.parameters.get("TestMse", "4.2"))
     for step in ("Preprocess", "Train", "Evaluate"):
         run.steps.append({"StepName": step, "StepStatus": "Succeeded", "Metadata": {}})
@@ -140,9 +200,20 @@ def _stub_pipeline(stack: Stack, run: PipelineRun) -> None:
         )
     bucket = SETTINGS.bucket_for(stack.aws.account_id)
     key = f"{SETTINGS.pipeline_name}/{run.execution_arn[-12:]}/Evaluate/output/evaluation.json"
+    s3 = stack.aws.client("s3")
     if run.parameters.get("DeleteReport") != "yes":
-        stack.aws.client("s3").put_object(Bucket=bucket, Key=key, Body=json.dumps(METRICS))
-    arn = _create_package(stack.sm, metrics_uri=f"s3://{bucket}/{key}")
+        s3.put_object(Bucket=bucket, Key=key, Body=json.dumps(METRICS))
+    model = run.parameters.get("Model")
+    model_uri = None
+    if model:
+        folder = key.rsplit("/", 1)[0]
+        payload, predictions = _smoke_test_sample()
+        s3.put_object(Bucket=bucket, Key=f"{folder}/smoke-test/payload.csv", Body=payload)
+        s3.put_object(Bucket=bucket, Key=f"{folder}/smoke-test/predictions.csv", Body=predictions)
+        model_key = f"{SETTINGS.pipeline_name}/{run.execution_arn[-12:]}/Train/model.tar.gz"
+        s3.put_object(Bucket=bucket, Key=model_key, Body=MODELS[model]())
+        model_uri = f"s3://{bucket}/{model_key}"
+    arn = _create_package(stack.sm, metrics_uri=f"s3://{bucket}/{key}", model_uri=model_uri)
     stack.registered[run.execution_arn] = arn
     run.steps.append(
         {
@@ -154,8 +225,11 @@ def _stub_pipeline(stack: Stack, run: PipelineRun) -> None:
     _create_package(stack.sm, metrics_uri=None)  # a concurrent run's: newer, not ours
 
 
-def _create_package(sm: Any, metrics_uri: str | None) -> str:
+def _create_package(sm: Any, metrics_uri: str | None, model_uri: str | None = None) -> str:
     extra: dict[str, Any] = {}
+    container: dict[str, Any] = {"Image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/xgb:1"}
+    if model_uri:
+        container = {"Image": XGBOOST_IMAGE, "ModelDataUrl": model_uri}
     if metrics_uri:
         extra["ModelMetrics"] = {
             "ModelQuality": {
@@ -166,7 +240,7 @@ def _create_package(sm: Any, metrics_uri: str | None) -> str:
         ModelPackageGroupName=SETTINGS.model_package_group,
         ModelApprovalStatus="PendingManualApproval",
         InferenceSpecification={
-            "Containers": [{"Image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/xgb:1"}],
+            "Containers": [container],
             "SupportedContentTypes": ["text/csv"],
             "SupportedResponseMIMETypes": ["text/csv"],
         },
@@ -207,11 +281,11 @@ def stack(deployed_stack: Stack) -> Stack:
 
 
 def _start(stack: Stack, **given: Any) -> str:
-    """Start the stack's state machine with PollSeconds 0 plus `given`."""
+    """Start the stack's state machine with PollSeconds 0, no bake, plus `given`."""
     return stack.sfn.start_execution(
         stateMachineArn=stack.deployed.state_machine_arn,
         name=f"run_{uuid.uuid4().hex[:10]}",  # underscores are fine in execution names
-        input=json.dumps({"PollSeconds": 0, **given}),
+        input=json.dumps({"PollSeconds": 0, "Rollout": {"WaitIntervalInSeconds": 0}, **given}),
     )["executionArn"]
 
 
@@ -419,7 +493,12 @@ def test_second_approved_run_updates_the_endpoint_to_a_new_config(stack: Stack) 
     config = stack.sm.describe_endpoint_config(EndpointConfigName=second_config)
     assert config["ProductionVariants"][0]["ServerlessConfig"] == serverless
     entered = _entered(stack, second)
-    assert "UpdateEndpoint" in entered and "CreateEndpoint" not in entered
+    # The new config was smoke-tested on a temporary endpoint of its own, which is gone; the
+    # live endpoint was updated (serverless: at once, without a deployment config).
+    assert {"CreateEndpoint", "SmokeTest", "DeleteTemporaryEndpoint"} <= set(entered)
+    assert "UpdateServerlessEndpoint" in entered and "UpdateEndpoint" not in entered
+    live = [e["EndpointName"] for e in stack.sm.list_endpoints()["Endpoints"]]
+    assert live == [ENDPOINT]
 
 
 def test_failed_deployment_leaves_the_endpoint_on_its_config_and_notifies(stack: Stack) -> None:
@@ -448,3 +527,62 @@ def test_cli_prints_the_asl(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     assert main(["workflow", "--out", str(tmp_path / "asl.json")]) == 0
     assert (tmp_path / "asl.json").read_text() == printed
     assert json.loads(printed)["StartAt"]
+
+
+# ---------------------------------------------------------------- the smoke test
+
+
+def _model_run(stack: Stack, model: str, **given: Any) -> tuple[str, dict[str, Any]]:
+    parameters = [{"Name": "Model", "Value": model}]
+    return _approved_run(stack, PipelineParameters=parameters, **given)
+
+
+def _live_endpoints(stack: Stack) -> list[str]:
+    return [e["EndpointName"] for e in stack.sm.list_endpoints()["Endpoints"]]
+
+
+def test_the_smoke_test_passes_before_the_first_deployment_takes_traffic(stack: Stack) -> None:
+    execution, done = _model_run(stack, "evaluated")
+
+    assert done["status"] == "SUCCEEDED", done
+    smoke = json.loads(done["output"])["smokeTest"]
+    assert smoke["status"] == "passed", smoke
+    assert (smoke["rows"], smoke["max_abs_diff"], smoke["endpoint"]) == (20, 0.0, ENDPOINT)
+    entered = _entered(stack, execution)
+    assert entered.index("SmokeTest") < entered.index("DeploymentResult")
+    assert "TestOnNewEndpoint" in entered and "DeleteTestedEndpoint" not in entered
+
+
+def test_a_model_that_answers_otherwise_fails_and_the_live_endpoint_keeps_its_config(
+    stack: Stack,
+) -> None:
+    _, done = _model_run(stack, "evaluated")
+    serving = json.loads(done["output"])["endpointConfigName"]
+
+    execution, done = _model_run(stack, "other")
+
+    assert done["status"] == "FAILED", done
+    assert done["error"] == "SmokeTestFailed"
+    assert (
+        "row 1 of the sample" in done["cause"] and "live endpoint was not changed" in done["cause"]
+    )
+    assert stack.sm.describe_endpoint(EndpointName=ENDPOINT)["EndpointConfigName"] == serving
+    # The new config was tried on a temporary endpoint only, which is gone.
+    assert "TestOnTemporaryEndpoint" in _entered(stack, execution)
+    assert _live_endpoints(stack) == [ENDPOINT]
+    [(subject, message)] = stack.notifications(execution)
+    assert (message["state"], message["error"]) == ("SmokeTestFailed", "SmokeTestFailed")
+    assert "failed" in subject
+
+
+def test_a_model_that_cannot_answer_fails_the_first_deployment_and_serves_nothing(
+    stack: Stack,
+) -> None:
+    execution, done = _model_run(stack, "narrow")
+
+    assert done["status"] == "FAILED", done
+    assert done["error"] == "SmokeTestFailed"
+    assert "ModelError" in done["cause"], done["cause"]
+    # No endpoint serves an untested model: the one created for it was deleted.
+    assert ENDPOINT not in _live_endpoints(stack)
+    assert "DeleteTestedEndpoint" in _entered(stack, execution)

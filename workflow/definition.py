@@ -8,13 +8,18 @@
       rejected / timed out     -> RejectModelPackage -> notify -> Succeed "rejected"
     approve_model              UpdateModelPackage Approved
     create_model_and_config    CreateModel -> CreateEndpointConfig (instances or serverless)
-    create_or_update_endpoint  ListEndpoints -> CreateEndpoint | UpdateEndpoint
-    wait_for_endpoint          Wait -> DescribeEndpoint until InService on the new config
+    create_or_update_endpoint  ListEndpoints -> CreateEndpoint (the new endpoint, or a
+                               temporary one when it exists) -> wait until InService ->
+                               SmokeTest (lambda:invoke) -> failed: delete it, fail;
+                               passed on a temporary endpoint: delete it, UpdateEndpoint
+                               (blue/green: all at once, canary or linear, auto-rollback on
+                               the endpoint's alarms) -> wait until the rollout settles
     report_deployment          notify -> Succeed "approved"
     any error                  "<Task>Error" -> NotifyFailure -> Fail (original error, cause)
 
 State data, top-level keys: config, names (ApplyDefaults), pipeline, poll, package,
-evaluation, decision, existing, endpoint, failure, result. See workflow/README.md.
+evaluation, decision, existing, target, smokeTest, routing, endpoint, failure, result.
+See workflow/README.md.
 """
 
 from __future__ import annotations
@@ -28,7 +33,6 @@ from workflow.endpoint import (
     create_model_and_config,
     create_or_update_endpoint,
     report_deployment,
-    wait_for_endpoint,
 )
 from workflow.inputs import apply_defaults
 from workflow.notifications import Failures
@@ -53,7 +57,6 @@ def build_definition(settings: Settings) -> Chain:
         approve_model(failures),
         create_model_and_config(failures),
         create_or_update_endpoint(failures),
-        wait_for_endpoint(failures),
         report_deployment(failures, subject=f"{settings.project}: model deployed"),
     )
 

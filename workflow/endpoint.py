@@ -1,10 +1,11 @@
-"""Endpoint deployment of the approved package: new model, new endpoint config, then create or
-update the endpoint.
+"""Endpoint deployment of the approved package: new model, new endpoint config, a smoke test
+on an endpoint without traffic, then create or update (with a guarded rollout) the endpoint.
 
 The model and the endpoint config get names unique to this execution, so nothing the
 endpoint currently uses is touched until the final UpdateEndpoint switches it; if any step
 fails, the endpoint keeps serving its previous config (and SageMaker itself rolls back a
-failed update, leaving the endpoint InService on the old config with a FailureReason).
+failed update or a rollout whose alarm went off, leaving the endpoint InService on the old
+config with a FailureReason).
 
 Whether the endpoint exists is decided with ListEndpoints, not by catching
 DescribeEndpoint's error: a missing endpoint is SageMaker's generic ValidationException,
@@ -13,15 +14,18 @@ which moto and AWS name differently and which cannot be told apart from throttli
 
 from __future__ import annotations
 
+from core import contracts
+from core.names import ERRORS_ALARM_SUFFIX, LATENCY_ALARM_SUFFIX
 from workflow import errors
 from workflow.approval import DECISION, RESULT
 from workflow.notifications import Failures, publish
-from workflow.package import MODEL_PACKAGE_ARN
+from workflow.package import MODEL_PACKAGE_ARN, STATISTICS_URI
 from workflow.pipeline import PIPELINE_EXECUTION_ARN
-from workflow.sdk import Choice, ChoiceRule, Pass, Succeed, Wait
-from workflow.segment import Segment, exit_on, exits
-from workflow.substitutions import SAGEMAKER_ROLE_ARN, ref
-from workflow.tasks import sagemaker
+from workflow.sdk import Catch, Choice, ChoiceRule, Pass, Succeed, Wait
+from workflow.segment import Segment, exit_on, exits, link
+from workflow.substitutions import ENDPOINT_NAME as ENDPOINT_NAME_PLACEHOLDER
+from workflow.substitutions import SAGEMAKER_ROLE_ARN, SMOKE_TEST_FUNCTION_ARN, ref
+from workflow.tasks import LAMBDA_INVOKE, ApiTask, aws_sdk, sagemaker
 
 #: The latest DescribeEndpoint response.
 ENDPOINT = "$.endpoint"
@@ -29,6 +33,11 @@ MODEL_NAME = "$.names.Model"
 CONFIG_NAME = "$.names.EndpointConfig"
 ENDPOINT_NAME = "$.names.Endpoint"
 DATA_CAPTURE_URI = "$.names.DataCaptureS3Uri"
+#: The endpoint the smoke test runs on: {"Endpoint": name, "Temporary": bool}.
+TARGET = "$.target"
+TARGET_ENDPOINT = f"{TARGET}.Endpoint"
+#: The smoke-test function's result (core.contracts.OUT_SMOKE_TEST describes it).
+SMOKE_TEST = "$.smokeTest"
 VARIANT_NAME = "AllTraffic"
 
 
@@ -109,7 +118,14 @@ def create_model_and_config(failures: Failures) -> Segment:
 
 
 def create_or_update_endpoint(failures: Failures) -> Segment:
-    """UpdateEndpoint when the endpoint exists, else CreateEndpoint; both with the new config."""
+    """Serve the new config: test it on an endpoint without traffic, then let it take traffic.
+
+    A first deployment creates the endpoint, which has no traffic yet, and smoke-tests it. An
+    update creates a temporary endpoint (named after the new config) for the smoke test,
+    deletes it, and only then updates the live endpoint with the rollout the execution input
+    chose. A failed smoke test deletes the endpoint it tested, so the live endpoint keeps its
+    previous config (or, on a first deployment, no endpoint serves an untested model).
+    """
     existing = "$.existing"
     list_endpoints = failures.guard(
         sagemaker(
@@ -125,53 +141,260 @@ def create_or_update_endpoint(failures: Failures) -> Segment:
         parameters={"Exists.$": f"States.ArrayContains({existing}.Names, {ENDPOINT_NAME})"},
         result_path=existing,
     )
-    names = {"EndpointName.$": ENDPOINT_NAME, "EndpointConfigName.$": CONFIG_NAME}
+    on_new = Pass(
+        "TestOnNewEndpoint",
+        parameters={"Endpoint.$": ENDPOINT_NAME, "Temporary": False},
+        result_path=TARGET,
+    )
+    on_temporary = Pass(
+        "TestOnTemporaryEndpoint",
+        parameters={"Endpoint.$": CONFIG_NAME, "Temporary": True},
+        result_path=TARGET,
+    )
+    which = Choice("EndpointExists")
+    which.add_choice(ChoiceRule.BooleanEquals(f"{existing}.Exists", True), on_temporary)
+    which.default_choice(on_new)
     create = failures.guard(
-        sagemaker("CreateEndpoint", "createEndpoint", parameters=names, result_path=None)
+        sagemaker(
+            "CreateEndpoint",
+            "createEndpoint",
+            parameters={"EndpointName.$": TARGET_ENDPOINT, "EndpointConfigName.$": CONFIG_NAME},
+            result_path=None,
+        )
     )
-    update = failures.guard(
-        sagemaker("UpdateEndpoint", "updateEndpoint", parameters=names, result_path=None)
+    in_service = wait_for_endpoint(failures, "Endpoint", TARGET_ENDPOINT)
+    tested = smoke_test(failures)
+    temporary = ChoiceRule.BooleanEquals(f"{TARGET}.Temporary", True)
+    after_test = Choice("TestedOnTemporaryEndpoint")
+    delete_temporary = failures.guard(
+        sagemaker(
+            "DeleteTemporaryEndpoint",
+            "deleteEndpoint",
+            parameters={"EndpointName.$": TARGET_ENDPOINT},
+            result_path=None,
+        )
     )
-    create_or_update = Choice("EndpointExists")
-    create_or_update.add_choice(ChoiceRule.BooleanEquals(f"{existing}.Exists", True), update)
-    create_or_update.default_choice(create)
+    rollout = roll_out(failures)
+    after_test.add_choice(temporary, delete_temporary)
     list_endpoints.next(exists)
-    exists.next(create_or_update)
-    return Segment(list_endpoints, exits(create.next, update.next))
+    exists.next(which)
+    on_new.next(create)
+    on_temporary.next(create)
+    link(Segment.chain(create), in_service, tested, Segment(after_test, None))
+    delete_temporary.next(rollout.entry)
+    assert rollout.connect is not None
+    return Segment(list_endpoints, exits(after_test.default_choice, rollout.connect))
 
 
-def wait_for_endpoint(failures: Failures) -> Segment:
-    """Poll DescribeEndpoint until it is InService on the new config, or failed/rolled back."""
-    wait = Wait("WaitForEndpoint", seconds_path="$.config.PollSeconds")
+def smoke_test(failures: Failures) -> Segment:
+    """Invoke the smoke-test function on the target endpoint; a failure deletes that endpoint.
+
+    No evaluation report on the package (a pipeline that registers none): nothing to compare
+    with, so the test is skipped and says so. An error of the function itself counts as a
+    failed test: an endpoint that could not be tested does not take traffic.
+    """
+    invoke = ApiTask(
+        "SmokeTest",
+        resource=LAMBDA_INVOKE,
+        parameters={
+            "FunctionName": ref(SMOKE_TEST_FUNCTION_ARN),
+            "Payload": {
+                "EndpointName.$": TARGET_ENDPOINT,
+                "EvaluationReport.$": STATISTICS_URI,
+                "Tolerance.$": "$.config.SmokeTest.Tolerance",
+            },
+        },
+        result_selector={
+            field: f"$.Payload.{name}"
+            for field, name in (
+                ("status.$", "status"),
+                ("rows.$", "rows"),
+                ("max_abs_diff.$", "max_abs_diff"),
+                ("endpoint.$", "endpoint"),
+                ("reason.$", "reason"),
+            )
+        },
+        result_path=SMOKE_TEST,
+    )
+    skipped = Pass(
+        "SmokeTestSkipped",
+        parameters={
+            "status": "skipped",
+            "rows": 0,
+            "max_abs_diff": None,
+            "endpoint.$": TARGET_ENDPOINT,
+            "reason": "the model package has no evaluation report to compare the endpoint with",
+        },
+        result_path=SMOKE_TEST,
+    )
+    errored = Pass(
+        "SmokeTestError",
+        parameters={
+            "status": "failed",
+            "rows": 0,
+            "max_abs_diff": None,
+            "endpoint.$": TARGET_ENDPOINT,
+            "reason.$": (
+                f"States.Format('the smoke-test function failed with {{}}', {SMOKE_TEST}.Error)"
+            ),
+        },
+        result_path=SMOKE_TEST,
+    )
+    invoke.add_catch(Catch(error_equals=[errors.ALL], next_step=errored, result_path=SMOKE_TEST))
+    has_report = Choice("HasEvaluationReport")
+    has_report.add_choice(ChoiceRule.IsPresent(STATISTICS_URI, True), invoke)
+    has_report.default_choice(skipped)
+    verdict = Choice("SmokeTestPassed")
+    invoke.next(verdict)
+    skipped.next(verdict)
+    errored.next(verdict)
+    delete = ApiTask(
+        "DeleteTestedEndpoint",
+        resource=aws_sdk("sagemaker", "deleteEndpoint"),
+        parameters={"EndpointName.$": TARGET_ENDPOINT},
+        result_path=None,
+    )
+    failed = failures.failure(
+        "SmokeTestFailed",
+        errors.SMOKE_TEST_FAILED,
+        cause_from=(
+            "States.Format('Smoke test of endpoint {} failed: {}. The endpoint it tested was "
+            f"deleted; the live endpoint was not changed.', {TARGET_ENDPOINT}, "
+            f"{SMOKE_TEST}.reason)"
+        ),
+    )
+    # The cleanup is best effort: its own error must not hide why the deployment failed.
+    delete.add_catch(Catch(error_equals=[errors.ALL], next_step=failed, result_path="$.cleanup"))
+    delete.next(failed)
+    verdict.default_choice(delete)
+    status = f"{SMOKE_TEST}.status"
+    passed = [ChoiceRule.StringEquals(status, value) for value in ("passed", "skipped")]
+    return Segment(has_report, exit_on(verdict, ChoiceRule.Or(passed)))
+
+
+def roll_out(failures: Failures) -> Segment:
+    """UpdateEndpoint with the chosen traffic shifting, then wait for the rollout to settle.
+
+    Instance endpoints update with SageMaker's deployment guardrails: a blue/green deployment
+    that shifts traffic all at once, as a canary, or linearly (execution input `Rollout`),
+    bakes after each shift, and rolls back by itself when one of the endpoint's alarms (5XX
+    error rate, model latency; the template creates them) goes off. Serverless endpoints take
+    no deployment config (guardrails apply to real-time instance endpoints) and switch at once.
+    """
+    rollout = "$.config.Rollout"
+    routing = "$.routing"
+    shift = Choice("RolloutType")
+    by_type = {
+        kind: Pass(
+            f"{label}Routing",
+            parameters={
+                "Type": kind,
+                "WaitIntervalInSeconds.$": f"{rollout}.WaitIntervalInSeconds",
+                **(
+                    {size: {"Type": "CAPACITY_PERCENT", "Value.$": f"{rollout}.StepPercent"}}
+                    if size
+                    else {}
+                ),
+            },
+            result_path=routing,
+        )
+        for kind, label, size in (
+            ("CANARY", "Canary", "CanarySize"),
+            ("LINEAR", "Linear", "LinearStepSize"),
+            ("ALL_AT_ONCE", "AllAtOnce", None),
+        )
+    }
+    names = {"EndpointName.$": ENDPOINT_NAME, "EndpointConfigName.$": CONFIG_NAME}
+    guarded = failures.guard(
+        sagemaker(
+            "UpdateEndpoint",
+            "updateEndpoint",
+            parameters={
+                **names,
+                "DeploymentConfig": {
+                    "BlueGreenUpdatePolicy": {
+                        "TrafficRoutingConfiguration.$": routing,
+                        "TerminationWaitInSeconds.$": f"{rollout}.TerminationWaitInSeconds",
+                        "MaximumExecutionTimeoutInSeconds.$": (
+                            f"{rollout}.MaximumExecutionTimeoutInSeconds"
+                        ),
+                    },
+                    "AutoRollbackConfiguration": {
+                        "Alarms": [
+                            {"AlarmName": f"{ref(ENDPOINT_NAME_PLACEHOLDER)}{suffix}"}
+                            for suffix in (ERRORS_ALARM_SUFFIX, LATENCY_ALARM_SUFFIX)
+                        ]
+                    },
+                },
+            },
+            result_path=None,
+        )
+    )
+    at_once = failures.guard(
+        sagemaker("UpdateServerlessEndpoint", "updateEndpoint", parameters=names, result_path=None)
+    )
+    serverless = Choice("ServerlessUpdate")
+    serverless.add_choice(ChoiceRule.IsNull("$.config.Endpoint.Serverless", False), at_once)
+    serverless.default_choice(shift)
+    shift.add_choice(ChoiceRule.StringEquals(f"{rollout}.Type", "CANARY"), by_type["CANARY"])
+    shift.add_choice(ChoiceRule.StringEquals(f"{rollout}.Type", "LINEAR"), by_type["LINEAR"])
+    shift.add_choice(
+        ChoiceRule.StringEquals(f"{rollout}.Type", "ALL_AT_ONCE"), by_type["ALL_AT_ONCE"]
+    )
+    shift.default_choice(
+        failures.failure(
+            "UnknownRolloutType",
+            errors.ENDPOINT_FAILED,
+            cause_from=(
+                f"States.Format('Rollout.Type is {{}}; expected ALL_AT_ONCE, CANARY or "
+                f"LINEAR', {rollout}.Type)"
+            ),
+        )
+    )
+    for state in by_type.values():
+        state.next(guarded)
+    settled = wait_for_endpoint(failures, "Rollout", ENDPOINT_NAME)
+    guarded.next(settled.entry)
+    at_once.next(settled.entry)
+    return Segment(serverless, settled.connect)
+
+
+def wait_for_endpoint(failures: Failures, label: str, endpoint_name: str) -> Segment:
+    """Poll DescribeEndpoint until `endpoint_name` is InService on the new config, or failed
+    or rolled back (InService on another config, with a FailureReason).
+
+    `label` names the states ("WaitFor<label>", "Describe<label>", "<label>Status"), so the
+    workflow can wait for its test endpoint and for the rollout with the same loop.
+    """
+    wait = Wait(f"WaitFor{label}", seconds_path="$.config.PollSeconds")
     describe = failures.guard(
         sagemaker(
-            "DescribeEndpoint",
+            f"Describe{label}",
             "describeEndpoint",
-            parameters={"EndpointName.$": ENDPOINT_NAME},
+            parameters={"EndpointName.$": endpoint_name},
             result_path=ENDPOINT,
         )
     )
     status = f"{ENDPOINT}.EndpointStatus"
     serving = f"{ENDPOINT}.EndpointConfigName"
-    # Failed, or InService on another config: the update was rolled back.
     settled = ChoiceRule.Or(
         [ChoiceRule.StringEquals(status, "Failed"), ChoiceRule.StringEquals(status, "InService")]
     )
-    check = Choice("EndpointStatus")
+    check = Choice(f"{label}Status")
     check.add_choice(
         ChoiceRule.And([settled, ChoiceRule.IsPresent(f"{ENDPOINT}.FailureReason", True)]),
         failures.failure(
-            "EndpointFailed", errors.ENDPOINT_FAILED, cause_from=f"{ENDPOINT}.FailureReason"
+            f"{label}Failed", errors.ENDPOINT_FAILED, cause_from=f"{ENDPOINT}.FailureReason"
         ),
     )
     check.add_choice(
         settled,
         failures.failure(
-            "EndpointNotUpdated",
+            f"{label}NotUpdated",
             errors.ENDPOINT_FAILED,
             cause_from=(
                 "States.Format('Endpoint {} is {} with config {} instead of {}', "
-                f"{ENDPOINT_NAME}, {status}, {serving}, {CONFIG_NAME})"
+                f"{endpoint_name}, {status}, {serving}, {CONFIG_NAME})"
             ),
         ),
     )
@@ -203,6 +426,7 @@ def report_deployment(failures: Failures, subject: str) -> Segment:
             "endpointName.$": ENDPOINT_NAME,
             "endpointArn.$": f"{ENDPOINT}.EndpointArn",
             "endpointStatus.$": f"{ENDPOINT}.EndpointStatus",
+            f"{contracts.OUT_SMOKE_TEST}.$": SMOKE_TEST,
             "executionArn.$": "$$.Execution.Id",
         },
         result_path=RESULT,

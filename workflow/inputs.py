@@ -12,14 +12,30 @@ Execution input (every field optional; defaults from the settings):
                   "InitialInstanceCount": int,                   default 1
                   "DataCaptureSamplingPercentage": int,          default 100 (0 to 100)
                   "Serverless": null | {"MemorySizeInMB": int,   default null (instances)
-                                        "MaxConcurrency": int}}}
+                                        "MaxConcurrency": int}},
+     "SmokeTest": {"Tolerance": float},                          default 0.0001
+     "Rollout": {"Type": "ALL_AT_ONCE" | "CANARY" | "LINEAR",    default ALL_AT_ONCE
+                 "StepPercent": int,                             default 10 (canary size or
+                                                                 linear step, % of capacity)
+                 "WaitIntervalInSeconds": int,                   default 300 (bake per step)
+                 "TerminationWaitInSeconds": int,                default 0
+                 "MaximumExecutionTimeoutInSeconds": int}}       default 3600
+
+The smoke test compares the endpoint's answers on the evaluation step's sample with the
+evaluation's own predictions: |answer - prediction| <= Tolerance * max(1, |prediction|).
+The rollout applies to updates of an instance endpoint (SageMaker deployment guardrails,
+blue/green): ALL_AT_ONCE shifts every request to the new fleet and bakes; CANARY sends
+StepPercent of the traffic first, bakes, then the rest; LINEAR shifts StepPercent at a time,
+baking after each step. Either way the endpoint's alarms roll it back during a bake. SageMaker
+shifts traffic by whole instances, so a canary or linear rollout needs an InitialInstanceCount
+of at least 2 (with one instance a step would be the whole fleet).
 
 Data capture (instance endpoints) writes to s3://<bucket>/<pipeline>/data-capture, derived per
 execution as `names.DataCaptureS3Uri`: the configured bucket, else SageMaker's default bucket of
 the account and region the state machine runs in (read from its execution ARN).
 
 States.JsonMerge only merges shallowly (AWS's rule, and moto's), so the top level is merged
-first and the nested objects (QualityGate, Endpoint) each again, so that
+first and the nested objects (QualityGate, Endpoint, SmokeTest, Rollout) each again, so that
 {"Endpoint": {"InstanceType": "ml.c5.large"}} keeps the default InitialInstanceCount.
 The result replaces the state data with {"config": ..., "names": ...}.
 """
@@ -39,6 +55,15 @@ DEFAULT_APPROVAL_TIMEOUT_SECONDS = 7 * 24 * 3600
 DEFAULT_POLL_SECONDS = 60
 #: Every request is captured by default: lower it for a busy endpoint.
 DEFAULT_DATA_CAPTURE_PERCENTAGE = 100
+DEFAULT_SMOKE_TEST_TOLERANCE = 1e-4
+#: One instance by default: all at once (a canary needs two), baking five minutes.
+DEFAULT_ROLLOUT = {
+    "Type": "ALL_AT_ONCE",
+    "StepPercent": 10,
+    "WaitIntervalInSeconds": 300,
+    "TerminationWaitInSeconds": 0,
+    "MaximumExecutionTimeoutInSeconds": 3600,
+}
 #: Where captures go under the bucket, below the pipeline's own folder.
 DATA_CAPTURE_FOLDER = "data-capture"
 
@@ -60,6 +85,8 @@ def defaults(settings: Settings) -> dict[str, Any]:
             "DataCaptureSamplingPercentage": DEFAULT_DATA_CAPTURE_PERCENTAGE,
             "Serverless": None,
         },
+        contracts.SMOKE_TEST: {"Tolerance": DEFAULT_SMOKE_TEST_TOLERANCE},
+        contracts.ROLLOUT: dict(DEFAULT_ROLLOUT),
     }
 
 
@@ -87,6 +114,8 @@ def apply_defaults(settings: Settings) -> Segment:
                 "ApprovalTimeoutSeconds.$": "$.Merged.ApprovalTimeoutSeconds",
                 "QualityGate.$": _merge_nested("QualityGate"),
                 "Endpoint.$": _merge_nested("Endpoint"),
+                "SmokeTest.$": _merge_nested("SmokeTest"),
+                "Rollout.$": _merge_nested("Rollout"),
             },
             # Unique per execution and the same on every retry of a task: idempotent starts,
             # and a new model and endpoint config per run, so a failed deployment never

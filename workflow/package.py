@@ -26,7 +26,8 @@ MODEL_PACKAGE_ARN = f"{PACKAGE}.ModelPackageArn"
 EVALUATION = "$.evaluation"
 METRICS = f"{EVALUATION}.metrics"
 
-_STATISTICS_URI = f"{PACKAGE}.ModelMetrics.ModelQuality.Statistics.S3Uri"
+#: The package's evaluation report (evaluation.json), when it registered one.
+STATISTICS_URI = f"{PACKAGE}.ModelMetrics.ModelQuality.Statistics.S3Uri"
 
 
 def find_model_package(failures: Failures) -> Segment:
@@ -100,7 +101,7 @@ def read_metrics() -> Segment:
     the quality gate), so a read error leaves them empty instead of failing the run.
     """
     has_report = Choice("HasMetricsReport")
-    split = f"States.StringSplit({_STATISTICS_URI}, '/')"
+    split = f"States.StringSplit({STATISTICS_URI}, '/')"
     locate = Pass(
         "LocateMetricsReport",
         parameters={
@@ -136,7 +137,7 @@ def read_metrics() -> Segment:
     )
     unavailable = Pass("MetricsUnavailable", parameters={"metrics": {}}, result_path=EVALUATION)
     get.add_catch(Catch(error_equals=[errors.ALL], next_step=unavailable, result_path=EVALUATION))
-    has_report.add_choice(ChoiceRule.IsPresent(_STATISTICS_URI, True), locate)
+    has_report.add_choice(ChoiceRule.IsPresent(STATISTICS_URI, True), locate)
     has_report.default_choice(unavailable)
     locate.next(more)
     more.add_choice(

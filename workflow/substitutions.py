@@ -11,11 +11,13 @@ from __future__ import annotations
 import json
 import re
 
+from core import names
 from core.settings import Settings
 
 PIPELINE_NAME = "PipelineName"
 MODEL_PACKAGE_GROUP_NAME = "ModelPackageGroupName"
 APPROVAL_FUNCTION_ARN = "ApprovalFunctionArn"
+SMOKE_TEST_FUNCTION_ARN = "SmokeTestFunctionArn"
 NOTIFICATION_TOPIC_ARN = "NotificationTopicArn"
 SAGEMAKER_ROLE_ARN = "SageMakerRoleArn"
 ENDPOINT_NAME = "EndpointName"
@@ -25,6 +27,7 @@ DEFINITION_SUBSTITUTIONS: tuple[str, ...] = (
     PIPELINE_NAME,
     MODEL_PACKAGE_GROUP_NAME,
     APPROVAL_FUNCTION_ARN,
+    SMOKE_TEST_FUNCTION_ARN,
     NOTIFICATION_TOPIC_ARN,
     SAGEMAKER_ROLE_ARN,
     ENDPOINT_NAME,
@@ -58,6 +61,9 @@ def substitution_values(settings: Settings, account_id: str, region: str) -> dic
         MODEL_PACKAGE_GROUP_NAME: settings.model_package_group,
         APPROVAL_FUNCTION_ARN: (
             f"arn:aws:lambda:{region}:{account_id}:function:{settings.approval_function_name}"
+        ),
+        SMOKE_TEST_FUNCTION_ARN: (
+            f"arn:aws:lambda:{region}:{account_id}:function:{names.smoke_test_function_name(settings)}"
         ),
         NOTIFICATION_TOPIC_ARN: (
             f"arn:aws:sns:{region}:{account_id}:{settings.notification_topic_name}"

@@ -15,6 +15,7 @@ from workflow.sdk import Fail, Retry, Task
 API_TIMEOUT_SECONDS = 60
 
 SNS_PUBLISH = "arn:aws:states:::sns:publish"
+LAMBDA_INVOKE = "arn:aws:states:::lambda:invoke"
 LAMBDA_INVOKE_WAIT_FOR_TOKEN = "arn:aws:states:::lambda:invoke.waitForTaskToken"
 
 

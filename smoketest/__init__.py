@@ -1,0 +1,1 @@
+"""The smoke-test function: the endpoint answers as the evaluated model did, before traffic."""
