@@ -5,7 +5,8 @@ build cache is warmed once first, the state of every run after the first. The br
 from the run's own summary.json: start-up (process start to the execution's start: imports,
 the local AWS, the build cache, the pipeline upsert and the stack), of which stack (deploying
 the workflow template into the local CloudFormation), then pipeline, approval and deploy
-(from the execution history's timestamps).
+(from the execution history's timestamps), and of deploy the smoke test (its first state to
+its verdict: what the smoke test adds to the run; target at most 0.5 s).
 
     python benchmarks/run_bench.py [--runs 3]
 """
@@ -22,7 +23,7 @@ import tempfile
 import time
 from pathlib import Path
 
-PHASES = ("startup", "stack", "pipeline", "approval", "deploy")
+PHASES = ("startup", "stack", "pipeline", "approval", "deploy", "smoke_test")
 
 
 def timed_run(runs_dir: Path, env: dict[str, str]) -> tuple[float, dict[str, float]]:
@@ -58,16 +59,18 @@ def main() -> None:
         cold, _ = timed_run(Path(tempfile.mkdtemp(dir=tmp)), env)
         print(f"first run with an empty build cache: {cold:.1f} s (target: at most 14 s)")
         print(f"{'run':>4} {'wall s':>7} " + " ".join(f"{p:>9}" for p in PHASES))
-        walls = []
+        walls, smokes = [], []
         for index in range(1, args.runs + 1):
             wall, timings = timed_run(Path(tempfile.mkdtemp(dir=tmp)), env)
             walls.append(wall)
+            smokes.append(timings.get("smoke_test", float("nan")))
             print(
                 f"{index:>4} {wall:>7.2f} "
                 + " ".join(f"{timings.get(p, float('nan')):>9.2f}" for p in PHASES),
                 flush=True,
             )
         print(f"median wall: {statistics.median(walls):.2f} s (target: at most 10 s)")
+        print(f"median smoke test: {statistics.median(smokes):.2f} s (target: at most 0.5 s)")
 
 
 if __name__ == "__main__":

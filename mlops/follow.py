@@ -84,7 +84,17 @@ def phase_times(events: list[dict[str, Any]]) -> dict[str, float]:
     if exited is not None:
         times["approval"] = (exited - entered).total_seconds()
         times["deploy"] = (ended - exited).total_seconds()
+    # Part of deploy: from the smoke test's first state to its verdict.
+    smoke = [e["timestamp"] for e in events if state_name(e) in _SMOKE_TEST_STATES]
+    if smoke:
+        times["smoke_test"] = (max(smoke) - min(smoke)).total_seconds()
     return times
+
+
+#: The states of the smoke test (workflow.endpoint.smoke_test), first to verdict.
+_SMOKE_TEST_STATES = frozenset(
+    {"HasEvaluationReport", "SmokeTest", "SmokeTestSkipped", "SmokeTestError", "SmokeTestPassed"}
+)
 
 
 def failure_line(event: Mapping[str, Any]) -> str | None:

@@ -74,6 +74,16 @@ def test_approved_run_deploys_the_model(approved: tuple[int, dict, str]) -> None
     assert summary["endpoint_status"] == "InService"
     assert summary["endpoint_name"]
     assert set(summary["timings"]) >= {"startup", "pipeline", "approval", "deploy", "total"}
+    # The deployed endpoint answered the evaluation's sample as the evaluation predicted.
+    smoke = summary["smoke_test"]
+    assert (smoke["status"], smoke["rows"], smoke["endpoint"]) == (
+        "passed",
+        100,
+        summary["endpoint_name"],
+    )
+    assert smoke["max_abs_diff"] == 0.0
+    assert 0 < summary["timings"]["smoke_test"] < summary["timings"]["deploy"]
+    assert f"Smoke test: passed, {smoke['reason']}" in out
     assert re.search(r"^Review: http://127\.0\.0\.1:\d+/review\?id=", out, re.MULTILINE)
 
 

@@ -332,8 +332,13 @@ def test_the_workflows_endpoint_config_captures_and_the_run_keeps_it(run_dir: Pa
         r"AllTraffic/\d{4}/\d{2}/\d{2}/\d{2}/\d{2}-\d{2}-\d{3}-[0-9a-f-]{36}\.jsonl",
         capture.relative_to(run_dir / "capture").as_posix(),
     )
-    (record,) = [json.loads(line) for line in capture.read_text().splitlines()]
+    # The smoke test's request first (100 rows, tagged), then the traffic sent after the run.
+    smoke, record = [json.loads(line) for line in capture.read_text().splitlines()]
+    assert smoke["eventMetadata"]["inferenceId"] == "smoke-test"
+    assert len(smoke["captureData"]["endpointInput"]["data"].splitlines()) == 100
+    assert len(smoke["captureData"]["endpointOutput"]["data"].splitlines()) == 100
     assert record["captureData"]["endpointInput"]["data"] == ROW
+    assert "inferenceId" not in record["eventMetadata"]
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["model"]["image"].endswith("sagemaker-xgboost:3.0-5")
     assert summary["model"]["archive"] == "model.tar.gz"
