@@ -27,6 +27,11 @@ CreateChangeSet/ExecuteChangeSet calls has every resource really created:
    GetFunction and GetFunctionConfiguration return) to include it, as Lambda's does.
 5. `AWS::DynamoDB::Table`: moto ignores TimeToLiveSpecification. The table's create is
    wrapped to turn TTL on through the DynamoDB backend, as CloudFormation does.
+6. `AWS::CloudWatch::Alarm`: moto has no model for it (moto/cloudwatch/models.py models only
+   dashboards), so an endpoint's rollback alarms would not exist. A model class below creates
+   the alarm with the CloudWatch backend's PutMetricAlarm, updates it the same way (in place;
+   a new AlarmName replaces it) and deletes it with DeleteAlarms; Ref gives its name and
+   `Arn` its ARN (CloudFormation template reference, AWS::CloudWatch::Alarm).
 
 The replaced methods are swapped in by `install()`, which keeps moto's originals, and put back
 by `uninstall()`. The local AWS installs the seam when the first CloudFormation request
@@ -57,7 +62,12 @@ from moto.stepfunctions.utils import cfn_to_api_tags
 
 #: The resource types moto 5.2.5's CloudFormation cannot create, which this seam models.
 BRIDGED_TYPES = frozenset(
-    {"AWS::Lambda::Url", "AWS::Scheduler::Schedule", "AWS::SecretsManager::Secret"}
+    {
+        "AWS::CloudWatch::Alarm",
+        "AWS::Lambda::Url",
+        "AWS::Scheduler::Schedule",
+        "AWS::SecretsManager::Secret",
+    }
 )
 #: `${Name}` in a state machine definition: a DefinitionSubstitutions key.
 PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9_]+)\}")
@@ -694,6 +704,108 @@ class FunctionUrlResource(_Bridged, CloudFormationModel):
         # A function that is gone took its URL with it.
         with suppress(LambdaClientError):
             self._backend(account_id, region_name).delete_function_url_config(self.function_arn)
+
+
+class AlarmResource(_Bridged, CloudFormationModel):
+    """AWS::CloudWatch::Alarm (a metric alarm) in moto's CloudWatch; Ref gives its name."""
+
+    attributes = ("Arn",)
+
+    def __init__(
+        self, account_id: str, region_name: str, name: str, arn: str, properties: dict[str, Any]
+    ):
+        super().__init__(account_id, region_name, properties)
+        self.name = name
+        self.arn = arn
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::CloudWatch::Alarm"
+
+    @staticmethod
+    def cloudformation_name_type() -> str:
+        return "AlarmName"
+
+    @property
+    def physical_resource_id(self) -> str:
+        return self.name
+
+    def _attribute(self, attribute_name: str) -> str:
+        return self.arn
+
+    @staticmethod
+    def _backend(account_id: str, region_name: str) -> Any:
+        from moto.cloudwatch.models import cloudwatch_backends
+
+        return cloudwatch_backends[account_id][region_name]
+
+    @classmethod
+    def _put(cls, name: str, properties: dict[str, Any], account_id: str, region: str) -> str:
+        """PutMetricAlarm with the template's properties (numbers may arrive as text through
+        parameters); returns the alarm's ARN."""
+
+        def number(key: str, kind: Callable[[Any], Any] = int) -> Any:
+            value = properties.get(key)
+            return None if value is None else kind(value)
+
+        alarm = cls._backend(account_id, region).put_metric_alarm(
+            name=name,
+            namespace=properties.get("Namespace"),
+            metric_name=properties.get("MetricName"),
+            comparison_operator=properties["ComparisonOperator"],
+            evaluation_periods=number("EvaluationPeriods"),
+            period=number("Period"),
+            threshold=number("Threshold", float),
+            statistic=properties.get("Statistic"),
+            description=properties.get("AlarmDescription"),
+            dimensions=copy.deepcopy(properties.get("Dimensions") or []),
+            alarm_actions=list(properties.get("AlarmActions") or []),
+            datapoints_to_alarm=number("DatapointsToAlarm"),
+            extended_statistic=properties.get("ExtendedStatistic"),
+            ok_actions=list(properties.get("OKActions") or []),
+            insufficient_data_actions=list(properties.get("InsufficientDataActions") or []),
+            unit=properties.get("Unit"),
+            actions_enabled=_flag(properties.get("ActionsEnabled", True)),
+            treat_missing_data=properties.get("TreatMissingData"),
+        )
+        return str(alarm.alarm_arn)
+
+    @classmethod
+    def create_from_cloudformation_json(  # type: ignore[override]
+        cls,
+        resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+        **_kwargs: Any,
+    ) -> AlarmResource:
+        properties = cloudformation_json.get("Properties", {})
+        name = properties.get("AlarmName", resource_name)
+        arn = cls._put(name, properties, account_id, region_name)
+        return cls(account_id, region_name, name, arn, properties)
+
+    @classmethod
+    def update_from_cloudformation_json(  # type: ignore[override]
+        cls,
+        original_resource: AlarmResource,
+        new_resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+    ) -> AlarmResource:
+        properties = cloudformation_json.get("Properties", {})
+        name = properties.get("AlarmName", original_resource.name)
+        if name != original_resource.name:
+            return cls._replace(
+                original_resource, name, cloudformation_json, account_id, region_name
+            )
+        # PutMetricAlarm on an existing name replaces its definition, as an update does.
+        cls._put(name, properties, account_id, region_name)
+        original_resource.properties = copy.deepcopy(properties)
+        return original_resource
+
+    def delete(self, account_id: str, region_name: str) -> None:
+        self._backend(account_id, region_name).delete_alarms([self.name])
 
 
 def _flag(value: Any) -> bool:

@@ -15,6 +15,20 @@ fails a request is `ModelError` (424) with `OriginalStatusCode`, `OriginalMessag
 primary with message ..."). A model that cannot load answers ModelError 500 on its first
 request (on AWS the endpoint would fail to reach InService instead).
 
+While an UpdateEndpoint deploys blue/green (`localaws.deployments`), each request goes to the
+new config (green) with the deployment's current traffic share, else to the old one (blue);
+either way the variant is chosen within that config as above and named in
+`x-Amzn-Invoked-Production-Variant`.
+
+Every request that reaches a model, ModelErrors included, puts SageMaker's invocation metrics
+into the account's CloudWatch (developer guide, "Metrics for monitoring Amazon SageMaker AI
+with Amazon CloudWatch"): namespace `AWS/SageMaker`, dimensions EndpointName and VariantName,
+`Invocations` (1), `Invocation4XXErrors` and `Invocation5XXErrors` (1 when the model answered
+4xx or 5xx, else 0), and `ModelLatency` and `OverheadLatency` in microseconds (the model's
+time; the rest of the request's time here). During a deployment the same datapoints are also
+put with a third dimension, EndpointConfigName, the fleet's config, as the guide's
+"Auto-Rollback Configuration and Monitoring" describes for alarms on one fleet.
+
 Data capture follows the endpoint config's DataCaptureConfig (EnableCapture,
 InitialSamplingPercentage, CaptureOptions, CaptureContentTypeHeader) and writes SageMaker's
 JSON lines (captureData.endpointInput/endpointOutput with observedContentType, mode, data,
@@ -35,12 +49,14 @@ import datetime as dt
 import json
 import random
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, cast
 from urllib.parse import unquote
 
+from moto.cloudwatch.models import CloudWatchBackend, cloudwatch_backends
 from moto.core.exceptions import JsonRESTError
 from moto.sagemakerruntime.models import SageMakerRuntimeBackend, sagemakerruntime_backends
 from moto.sagemakerruntime.responses import SageMakerRuntimeResponse
@@ -55,6 +71,8 @@ MAX_PAYLOAD_BYTES = 6 * 1024 * 1024
 CAPTURE_FILE_RECORDS = 1000
 #: Bytes per local capture file before a new file starts.
 CAPTURE_FILE_BYTES = 8 << 20
+#: Where SageMaker puts its endpoint invocation metrics.
+METRICS_NAMESPACE = "AWS/SageMaker"
 
 
 class ValidationError(JsonRESTError):
@@ -109,6 +127,7 @@ class LocalSageMakerRuntimeBackend(SageMakerRuntimeBackend):
         super().__init__(region_name, account_id)
         self._capture_lock = threading.Lock()
         self._capture_files: dict[tuple[str, str, str, str], _CaptureFile] = {}
+        self._cloudwatch: CloudWatchBackend | None = None
 
     def invoke(
         self,
@@ -122,6 +141,7 @@ class LocalSageMakerRuntimeBackend(SageMakerRuntimeBackend):
         """One InvokeEndpoint: the chosen variant's model answers, and the call is captured."""
         from moto.sagemaker.models import sagemaker_backends
 
+        started = time.perf_counter()
         sagemaker = sagemaker_backends[self.account_id][self.region_name]
         endpoint = sagemaker.endpoints.get(endpoint_name)
         if endpoint is None:
@@ -133,22 +153,20 @@ class LocalSageMakerRuntimeBackend(SageMakerRuntimeBackend):
                 f"Request payload of {len(body)} bytes is larger than the real-time endpoint "
                 f"limit of {MAX_PAYLOAD_BYTES} bytes."
             )
-        config = sagemaker.endpoint_configs.get(endpoint.endpoint_config_name)
+        config_name, current, deploying = _fleet(sagemaker, endpoint)
+        config = sagemaker.endpoint_configs.get(config_name)
         if config is None:
             raise ValidationError(
                 f"Endpoint {endpoint_name} names endpoint configuration "
-                f"{endpoint.endpoint_config_name}, which does not exist."
+                f"{config_name}, which does not exist."
             )
-        current = {
-            v["VariantName"]: float(v["CurrentWeight"])
-            for v in endpoint.production_variants
-            if "CurrentWeight" in v
-        }
         variant = _choose_variant(
             endpoint_name, config.production_variants, target_variant, current
         )
         container = _container(sagemaker, variant)
         environment = container.get("Environment") or {}
+        fleet = config_name if deploying else None
+        model_started = time.perf_counter()
         try:
             model_data, model_etag = self._source(container.get("ModelDataUrl"))
             code, code_etag = self._source(_submit_directory(environment))
@@ -160,15 +178,64 @@ class LocalSageMakerRuntimeBackend(SageMakerRuntimeBackend):
                 code,
             )
             response = served.invoke(body, content_type, accept)
-        except serving.ServingError as exc:
-            raise self._model_error(endpoint_name, exc.status, str(exc)) from None
-        except Exception as exc:  # the container answers 500 to anything it did not expect
-            raise self._model_error(endpoint_name, 500, f"{type(exc).__name__}: {exc}") from None
+        except Exception as exc:
+            failed = exc if isinstance(exc, serving.ServingError) else None
+            status = failed.status if failed is not None else 500
+            # The container answers 500 to anything it did not expect.
+            message = str(exc) if failed is not None else f"{type(exc).__name__}: {exc}"
+            self._metrics(
+                endpoint_name, variant["VariantName"], fleet, status, started, model_started
+            )
+            raise self._model_error(endpoint_name, status, message) from None
+        model_done = time.perf_counter()
         invocation = Invocation(response.body, response.content_type, variant["VariantName"])
         capture = config.data_capture_config or {}
         if capture.get("EnableCapture"):
             self._capture(capture, endpoint_name, invocation, body, content_type, inference_id)
+        self._metrics(
+            endpoint_name, invocation.variant, fleet, 200, started, model_started, model_done
+        )
         return invocation
+
+    # --- metrics ----------------------------------------------------------------------------
+
+    def _metrics(
+        self,
+        endpoint_name: str,
+        variant: str,
+        fleet: str | None,
+        status: int,
+        started: float,
+        model_started: float,
+        model_done: float | None = None,
+    ) -> None:
+        """Put one request's invocation metrics (see the module docstring)."""
+        done = time.perf_counter()
+        model_us = ((model_done or done) - model_started) * 1e6
+        overhead_us = max((done - started) * 1e6 - model_us, 0.0)
+        client, server = float(400 <= status < 500), float(status >= 500)
+        dimensions = [
+            {"Name": "EndpointName", "Value": endpoint_name},
+            {"Name": "VariantName", "Value": variant},
+        ]
+        series = [dimensions]
+        if fleet is not None:
+            series.append([*dimensions, {"Name": "EndpointConfigName", "Value": fleet}])
+        data = [
+            {"MetricName": name, "Value": value, "Unit": unit, "Dimensions": dims}
+            for dims in series
+            for name, value, unit in (
+                ("Invocations", 1.0, "None"),
+                ("Invocation4XXErrors", client, "None"),
+                ("Invocation5XXErrors", server, "None"),
+                ("ModelLatency", model_us, "Microseconds"),
+                ("OverheadLatency", overhead_us, "Microseconds"),
+            )
+        ]
+        cloudwatch = self._cloudwatch
+        if cloudwatch is None:
+            cloudwatch = self._cloudwatch = cloudwatch_backends[self.account_id][self.region_name]
+        cloudwatch.put_metric_data(METRICS_NAMESPACE, data)
 
     # --- model data -------------------------------------------------------------------------
 
@@ -248,6 +315,10 @@ class LocalSageMakerRuntimeBackend(SageMakerRuntimeBackend):
             s3_backends[self.account_id]["aws"].put_object(bucket, key, data)
         except Exception:  # SageMaker drops what it cannot deliver; the request still answers
             return
+
+
+#: What `invoke` reads when the SageMaker backend keeps no deployments (not the local one).
+_NO_DEPLOYMENTS: dict[str, Any] = {}
 
 
 def capture_record(
@@ -333,6 +404,23 @@ def _choose_variant(
     if sum(weights) <= 0:
         raise ValidationError(f"Endpoint {endpoint_name} has no variant with a positive weight.")
     return random.choices(variants, weights=weights)[0]
+
+
+def _fleet(sagemaker: Any, endpoint: Any) -> tuple[str, dict[str, float], bool]:
+    """The config that answers this request, its variants' current weights, and whether the
+    endpoint is deploying: during a blue/green deployment green answers by its traffic share."""
+    config_name = str(endpoint.endpoint_config_name)
+    current = {
+        v["VariantName"]: float(v["CurrentWeight"])
+        for v in endpoint.production_variants
+        if "CurrentWeight" in v
+    }
+    deployment = getattr(sagemaker, "_deployments", _NO_DEPLOYMENTS).get(endpoint.endpoint_name)
+    if deployment is None:
+        return config_name, current, False
+    if deployment.blue == config_name and deployment.routes_to_green():
+        return deployment.green, {}, True
+    return config_name, current, True
 
 
 def _container(sagemaker: Any, variant: dict[str, Any]) -> dict[str, Any]:

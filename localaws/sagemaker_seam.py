@@ -7,6 +7,11 @@ start idempotent on `ClientRequestToken` as SageMaker does, and adds
 `ListPipelineExecutionSteps` and `UpdateEndpoint`, which moto lacks. An account's injected
 faults make the next N calls of one SageMaker operation fail with a given error code, for
 retry and failure-path tests. Executor and faults are the account's (localaws.accounts).
+
+UpdateEndpoint honours DeploymentConfig and RetainDeploymentConfig: blue/green traffic
+shifting with baking periods and auto-rollback on CloudWatch alarms (`localaws.deployments`).
+Deleting the endpoint or resetting the backend ends its deployment. The alarms are evaluated
+by `localaws.alarms`, whose CloudWatch backend `install()` puts in place with this one.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from moto.sagemaker.models import SageMakerModelBackend, sagemaker_backends
 from moto.sagemaker.responses import SageMakerResponse
 from moto.sagemaker.utils import get_pipeline_execution_from_arn
 
-from localaws import accounts
+from localaws import accounts, alarms, deployments
 from localaws.accounts import Account, Executor
 
 __all__ = ["Executor", "LocalSageMakerBackend", "PipelineFailed", "PipelineRun", "install"]
@@ -59,6 +64,15 @@ class LocalSageMakerBackend(SageMakerModelBackend):
     __module__ = SageMakerModelBackend.__module__
 
     _lock = threading.Lock()
+
+    def __init__(self, region_name: str, account_id: str) -> None:
+        super().__init__(region_name, account_id)
+        #: The endpoints' deployments in progress, by endpoint name.
+        self._deployments: dict[str, deployments.Deployment] = {}
+
+    def reset(self) -> None:
+        deployments.stop(self)
+        super().reset()
 
     @property
     def account(self) -> Account | None:
@@ -162,18 +176,35 @@ class LocalSageMakerBackend(SageMakerModelBackend):
             steps.reverse()
         return {"PipelineExecutionSteps": steps}
 
-    def update_endpoint(self, endpoint_name: str, endpoint_config_name: str) -> str:
-        """Switch the endpoint to another config; it stays InService, as after an update."""
+    def create_endpoint(
+        self, endpoint_name: str, endpoint_config_name: str, tags: list[dict[str, str]]
+    ) -> Any:
+        endpoint = super().create_endpoint(endpoint_name, endpoint_config_name, tags)
+        # DescribeEndpoint lists the endpoint's attributes: they all exist before any thread
+        # of a deployment can change them (None is left out of the answer).
+        endpoint.last_deployment_config = None
+        endpoint.pending_deployment_summary = None
+        return endpoint
+
+    def update_endpoint(
+        self,
+        endpoint_name: str,
+        endpoint_config_name: str,
+        deployment_config: dict[str, Any] | None = None,
+        retain_deployment_config: bool = False,
+    ) -> str:
+        """Switch the endpoint to another config: at once, or as its DeploymentConfig says."""
         endpoint = self.endpoints.get(endpoint_name)
         if endpoint is None:
             raise ValidationError(message=f"Could not find endpoint '{endpoint_name}'.")
         config = self.describe_endpoint_config(endpoint_config_name)
-        endpoint.endpoint_config_name = endpoint_config_name
-        endpoint.production_variants = endpoint._process_production_variants(
-            config["ProductionVariants"]
+        return deployments.update(
+            self, endpoint, config, deployment_config, retain_deployment_config
         )
-        endpoint.last_modified_time = utcnow()
-        return endpoint.arn
+
+    def delete_endpoint(self, endpoint_name: str) -> None:
+        deployments.stop(self, endpoint_name)
+        super().delete_endpoint(endpoint_name)
 
 
 def _list_pipeline_execution_steps(self: SageMakerResponse) -> str:
@@ -185,7 +216,10 @@ def _list_pipeline_execution_steps(self: SageMakerResponse) -> str:
 
 def _update_endpoint(self: SageMakerResponse) -> str:
     arn = self.sagemaker_backend.update_endpoint(
-        self._get_param("EndpointName"), self._get_param("EndpointConfigName")
+        self._get_param("EndpointName"),
+        self._get_param("EndpointConfigName"),
+        self._get_param("DeploymentConfig"),
+        bool(self._get_param("RetainDeploymentConfig")),
     )
     return json.dumps({"EndpointArn": arn})
 
@@ -197,14 +231,16 @@ def _json_default(value: Any) -> Any:
 
 
 def install() -> None:
-    """Make every SageMaker backend moto creates from now on the local one (idempotent).
+    """Make every SageMaker (and CloudWatch) backend moto creates from now on the local one
+    (idempotent).
 
-    The local AWS calls this before moto has created any SageMaker backend, so no reset is
-    needed (moto's reset would wipe every account of every service).
+    The local AWS calls this before moto has created any backend of its account, so no reset
+    is needed (moto's reset would wipe every account of every service).
     """
     SageMakerResponse.list_pipeline_execution_steps = _list_pipeline_execution_steps
     SageMakerResponse.update_endpoint = _update_endpoint
     sagemaker_backends.backend = LocalSageMakerBackend
+    alarms.install()
 
 
 #: Attributes read on every call: never fault-injectable, and cheap to reach.

@@ -56,7 +56,7 @@ def seam(installed: bool) -> Iterator[None]:
 
 
 def test_moto_still_cannot_create_the_bridged_resource_types():
-    """In a fresh interpreter (no seam), moto's CloudFormation knows none of the three types."""
+    """In a fresh interpreter (no seam), moto's CloudFormation knows none of the bridged types."""
     probe = textwrap.dedent(
         f"""
         import json
@@ -71,6 +71,36 @@ def test_moto_still_cannot_create_the_bridged_resource_types():
     )
     missing = json.loads(done.stdout.strip().splitlines()[-1])
     assert missing == sorted(BRIDGED_TYPES), f"moto now creates {set(BRIDGED_TYPES) - {*missing}}"
+
+
+def test_moto_still_creates_no_cloudwatch_alarm_for_a_stack():
+    """Gap 6: in a fresh interpreter (no seam), a stack with an AWS::CloudWatch::Alarm is
+    created without the alarm (moto warns and skips the type), so no rollback alarm exists."""
+    probe = textwrap.dedent(
+        """
+        import json, warnings
+        import boto3
+        from moto import mock_aws
+        warnings.simplefilter("ignore")
+        properties = {
+            "AlarmName": "pin-alarm", "Namespace": "Pin", "MetricName": "Errors",
+            "Statistic": "Sum", "Period": 60, "EvaluationPeriods": 1, "Threshold": 0,
+            "ComparisonOperator": "GreaterThanThreshold",
+        }
+        template = {"Resources": {"Alarm": {"Type": "AWS::CloudWatch::Alarm",
+                                            "Properties": properties}}}
+        with mock_aws():
+            boto3.client("cloudformation", region_name="us-east-1").create_stack(
+                StackName="pin", TemplateBody=json.dumps(template)
+            )
+            alarms = boto3.client("cloudwatch", region_name="us-east-1").describe_alarms()
+            print(json.dumps([a["AlarmName"] for a in alarms["MetricAlarms"]]))
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == [], "moto now creates the alarm"
 
 
 def test_every_type_of_the_template_is_modelled_by_moto_or_the_seam():

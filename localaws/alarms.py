@@ -1,0 +1,385 @@
+"""Seam: CloudWatch alarms that change state, evaluated as CloudWatch does from moto's data.
+
+moto stores alarms (PutMetricAlarm) and datapoints (PutMetricData, and the endpoint metrics of
+`localaws.runtime_seam`) but never evaluates an alarm: its state stays where PutMetricAlarm or
+SetAlarmState left it (pinned by tests/test_localaws_rollout.py). `evaluate` follows the
+CloudWatch User Guide, "Evaluating an alarm" and "How alarm state is evaluated when data is
+missing" (awsdocs/amazon-cloudwatch-user-guide, doc_source/AlarmThatSendsEmail.md):
+
+- The alarm's metric is the datapoints of its Namespace, MetricName and exactly its Dimensions
+  (and Unit, when it names one). Each Period, aligned on the epoch, gives one datapoint: the
+  alarm's Statistic, or its ExtendedStatistic when that is a percentile (pNN or pNN.N). The
+  period in progress counts as far as it has come, so a bake of seconds sees its own requests.
+- The evaluation range is the EvaluationPeriods + 2 most recent periods (the guide's example
+  retrieves 5 for 3). When at least EvaluationPeriods of them have data, the most recent
+  EvaluationPeriods datapoints are evaluated and TreatMissingData does not matter. Otherwise
+  every datapoint there is evaluated, plus as few filled-in ones as make EvaluationPeriods:
+  `breaching` fills in breaching ones, `notBreaching` non-breaching ones, `missing` (the
+  default) and `ignore` none. With no data in the range, `missing` gives INSUFFICIENT_DATA and
+  `ignore` keeps the state.
+- ALARM when at least DatapointsToAlarm (default EvaluationPeriods) of the evaluated datapoints
+  breach, or, when fewer than that are evaluated, when they all breach; else OK. (The guide's
+  tables disagree with each other about a lone datapoint; this follows its text.)
+
+A change of state goes through moto's own `Alarm.update_state`, with a StateReason worded as
+CloudWatch words it ("Threshold Crossed: 1 datapoint [3.0 (30/11/26 05:00:00)] was greater than
+the threshold (0.0).") and a StateReasonData document shaped like CloudWatch's. A state set by
+SetAlarmState lasts "until the next alarm comparison" (the guide, "Common features"): locally
+until the alarm's Period has passed or a datapoint of its metric is put, whatever its time.
+Alarms on metric math (Metrics) or with an anomaly-detection operator are never evaluated
+here: their state is what SetAlarmState makes it.
+
+`install()` makes DescribeAlarms and DescribeAlarmsForMetric evaluate the alarms they return, so
+an alarm read through the API is current, as on CloudWatch; endpoint deployments
+(`localaws.deployments`) evaluate their rollback alarms throughout each baking period.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+import re
+import threading
+import weakref
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from moto.cloudwatch.models import (
+    Alarm,
+    CloudWatchBackend,
+    MetricAggregatedDatum,
+    MetricDatum,
+    cloudwatch_backends,
+)
+
+__all__ = ["LocalCloudWatchBackend", "evaluate", "install", "tripped"]
+
+#: CloudWatch's comparison operators for a static threshold, as StateReason words them.
+OPERATORS = {
+    "GreaterThanThreshold": "greater than",
+    "GreaterThanOrEqualToThreshold": "greater than or equal to",
+    "LessThanThreshold": "less than",
+    "LessThanOrEqualToThreshold": "less than or equal to",
+}
+#: Periods retrieved beyond EvaluationPeriods: the evaluation range.
+EXTRA_PERIODS = 2
+#: The TreatMissingData settings that fill in missing datapoints.
+_FILLING = frozenset({"breaching", "notBreaching"})
+_PERCENTILE = re.compile(r"p(\d{1,2}(?:\.\d+)?|100)")
+_EPOCH = dt.datetime(1970, 1, 1)
+#: Alarms whose state SetAlarmState set: when, and how many datapoints were stored then.
+_SET_BY_HAND: weakref.WeakKeyDictionary[Alarm, tuple[dt.datetime, int]] = (
+    weakref.WeakKeyDictionary()
+)
+_LOCK = threading.Lock()
+
+
+@dataclass(frozen=True)
+class _Point:
+    """One period's datapoint: its start, the statistic, and the samples it was made of."""
+
+    start: dt.datetime
+    value: float
+    samples: float
+
+
+def evaluate(alarm: Alarm, backend: CloudWatchBackend, now: dt.datetime | None = None) -> str:
+    """Evaluate one alarm from the backend's datapoints; returns its state afterwards.
+
+    `now` is naive UTC, as moto's timestamps are (default: the current time).
+    """
+    now = now or dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    rule = _Rule.of(alarm)
+    if rule is None:
+        return str(alarm.state_value)
+    with _LOCK:
+        data = list(backend.metric_data)
+        if _held(alarm, data, now):
+            return str(alarm.state_value)
+        since = rule.range_start(now)
+        samples = [d for d in data if _naive(d.timestamp) >= since and _measures(alarm, d)]
+        outcome = rule.decide(alarm.state_value, _points(rule, samples, now))
+        if outcome is not None and outcome.state != alarm.state_value:
+            alarm.update_state(outcome.reason, outcome.data(rule, now), outcome.state)
+    return str(alarm.state_value)
+
+
+def tripped(backend: CloudWatchBackend, names: Iterable[str]) -> list[str]:
+    """Of the named alarms that exist, those in ALARM once evaluated, in the order given."""
+    found = []
+    for name in names:
+        alarm = backend.alarms.get(name)
+        if alarm is not None and evaluate(alarm, backend) == "ALARM":
+            found.append(name)
+    return found
+
+
+class LocalCloudWatchBackend(CloudWatchBackend):
+    """moto's CloudWatch backend whose alarms are evaluated whenever they are read."""
+
+    # moto derives URL routing from the backend's module: keep moto's own.
+    __module__ = CloudWatchBackend.__module__
+
+    def _evaluated(self, alarms: Iterable[Alarm]) -> list[Alarm]:
+        listed = list(alarms)
+        for alarm in listed:
+            evaluate(alarm, self)
+        return listed
+
+    def describe_alarms(self) -> Iterable[Alarm]:
+        return self._evaluated(super().describe_alarms())
+
+    def get_alarms_by_action_prefix(self, action_prefix: str) -> Iterable[Alarm]:
+        return self._evaluated(super().get_alarms_by_action_prefix(action_prefix))
+
+    def get_alarms_by_alarm_name_prefix(self, name_prefix: str) -> Iterable[Alarm]:
+        return self._evaluated(super().get_alarms_by_alarm_name_prefix(name_prefix))
+
+    def get_alarms_by_alarm_names(self, alarm_names: list[str]) -> Iterable[Alarm]:
+        return self._evaluated(super().get_alarms_by_alarm_names(alarm_names))
+
+    def get_alarms_by_state_value(self, target_state: str) -> Iterable[Alarm]:
+        self._evaluated(self.alarms.values())
+        return list(super().get_alarms_by_state_value(target_state))
+
+    def set_alarm_state(
+        self, alarm_name: str, reason: str, reason_data: str, state_value: str
+    ) -> None:
+        super().set_alarm_state(alarm_name, reason, reason_data, state_value)
+        alarm = self.alarms[alarm_name]
+        with _LOCK:
+            _SET_BY_HAND[alarm] = (alarm.state_updated_timestamp, len(self.metric_data))
+
+
+def install() -> None:
+    """Make every CloudWatch backend moto creates from now on the local one (idempotent)."""
+    cloudwatch_backends.backend = LocalCloudWatchBackend
+
+
+# --- the alarm's rule ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    state: str
+    reason: str
+    recent: list[_Point]
+
+    def data(self, rule: _Rule, now: dt.datetime) -> str:
+        """StateReasonData, shaped like CloudWatch's."""
+        document: dict[str, Any] = {
+            "version": "1.0",
+            "queryDate": _iso(now),
+            "statistic": rule.statistic,
+            "period": rule.period,
+            "recentDatapoints": [p.value for p in self.recent],
+            "threshold": rule.threshold,
+        }
+        if self.recent:
+            document["startDate"] = _iso(self.recent[-1].start)
+            document["evaluatedDatapoints"] = [
+                {"timestamp": _iso(p.start), "sampleCount": p.samples, "value": p.value}
+                for p in self.recent
+            ]
+        return json.dumps(document)
+
+
+@dataclass(frozen=True)
+class _Rule:
+    """What an evaluable alarm compares, and how."""
+
+    statistic: str
+    percentile: float | None
+    operator: str
+    threshold: float
+    period: int
+    periods: int
+    to_alarm: int
+    missing: str
+
+    @classmethod
+    def of(cls, alarm: Alarm) -> _Rule | None:
+        """The alarm's rule, or None for alarms this seam does not evaluate."""
+        if alarm.rule is not None or alarm.metric_data_queries or not alarm.metric_name:
+            return None
+        if alarm.comparison_operator not in OPERATORS or alarm.threshold is None:
+            return None
+        percentile = None
+        statistic = alarm.statistic
+        if not statistic:
+            match = _PERCENTILE.fullmatch(alarm.extended_statistic or "")
+            if match is None:
+                return None
+            statistic, percentile = str(alarm.extended_statistic), float(match.group(1))
+        elif statistic not in {"Sum", "Average", "Minimum", "Maximum", "SampleCount"}:
+            return None
+        periods = max(int(alarm.evaluation_periods or 1), 1)
+        return cls(
+            statistic=statistic,
+            percentile=percentile,
+            operator=alarm.comparison_operator,
+            threshold=float(alarm.threshold),
+            period=max(int(alarm.period or 60), 1),
+            periods=periods,
+            to_alarm=min(max(int(alarm.datapoints_to_alarm or periods), 1), periods),
+            missing=alarm.treat_missing_data or "missing",
+        )
+
+    def range_start(self, now: dt.datetime) -> dt.datetime:
+        return _period_start(now, self.period) - dt.timedelta(
+            seconds=self.period * (self.periods + EXTRA_PERIODS - 1)
+        )
+
+    def breaches(self, value: float) -> bool:
+        if self.operator == "GreaterThanThreshold":
+            return value > self.threshold
+        if self.operator == "GreaterThanOrEqualToThreshold":
+            return value >= self.threshold
+        if self.operator == "LessThanThreshold":
+            return value < self.threshold
+        return value <= self.threshold
+
+    def decide(self, state: str, points: list[_Point]) -> _Outcome | None:
+        """The state the datapoints (oldest first) call for; None keeps the state."""
+        if len(points) >= self.periods:
+            evaluated, filled = points[-self.periods :], 0
+        elif points:
+            evaluated = points
+            filled = self.periods - len(points) if self.missing in _FILLING else 0
+        elif self.missing == "ignore":
+            return None
+        elif self.missing in _FILLING:
+            evaluated, filled = [], self.periods
+        else:
+            count = self.periods + EXTRA_PERIODS
+            reason = f"Insufficient Data: {_count(count, 'datapoint')} {_was(count)} unknown."
+            return _Outcome("INSUFFICIENT_DATA", reason, [])
+        fill_breaches = self.missing == "breaching"
+        breaches = sum(self.breaches(p.value) for p in evaluated) + filled * fill_breaches
+        alarm = breaches >= min(self.to_alarm, len(evaluated) + filled)
+        new = "ALARM" if alarm else "OK"
+        recent = list(reversed(evaluated))  # newest first, as CloudWatch lists them
+        listed = [p for p in recent if self.breaches(p.value) == alarm]
+        return _Outcome(new, self._reason(state, new, listed, filled, fill_breaches), recent)
+
+    def _reason(
+        self, old: str, new: str, listed: list[_Point], filled: int, fill_breaches: bool
+    ) -> str:
+        words = OPERATORS[self.operator] if new == "ALARM" else f"not {OPERATORS[self.operator]}"
+        treated = "Breaching" if fill_breaches else "NonBreaching"
+        if not listed and filled:
+            return (
+                f"Threshold Crossed: no datapoints were received for {_count(filled, 'period')} "
+                f"and {_count(filled, 'missing datapoint')} {_was(filled)} treated as "
+                f"[{treated}]."
+            )
+        values = ", ".join(f"{p.value!r} ({p.start:%d/%m/%y %H:%M:%S})" for p in listed)
+        counted = len(listed) + (filled if fill_breaches == (new == "ALARM") else 0)
+        minimum = self.to_alarm if new == "ALARM" else self.periods - self.to_alarm + 1
+        if self.periods == 1 or (new == "ALARM" and self.to_alarm == self.periods):
+            reason = (
+                f"Threshold Crossed: {_count(counted, 'datapoint')} [{values}] {_was(counted)} "
+                f"{words} the threshold ({self.threshold!r})."
+            )
+        else:
+            reason = (
+                f"Threshold Crossed: {counted} out of the last {self.periods} datapoints "
+                f"[{values}] {_was(counted)} {words} the threshold ({self.threshold!r}) "
+                f"(minimum {_count(minimum, 'datapoint')} for {old} -> {new} transition)."
+            )
+        if filled:
+            reason += (
+                f" {_count(filled, 'missing datapoint')} {_was(filled)} treated as [{treated}]."
+            )
+        return reason
+
+
+# --- datapoints ---------------------------------------------------------------------------
+
+
+def _measures(alarm: Alarm, datum: Any) -> bool:
+    """Whether a stored datapoint is of the alarm's metric (and unit, when it names one)."""
+    return (
+        datum.name == alarm.metric_name
+        and datum.namespace == alarm.namespace
+        and (not alarm.unit or datum.unit == alarm.unit)
+        and {(d.name, d.value) for d in datum.dimensions}
+        == {(d.name, d.value) for d in alarm.dimensions}
+    )
+
+
+def _points(rule: _Rule, samples: list[Any], now: dt.datetime) -> list[_Point]:
+    """One datapoint per period of the evaluation range that has data, oldest first."""
+    periods: dict[dt.datetime, list[Any]] = {}
+    for datum in samples:
+        start = _period_start(_naive(datum.timestamp), rule.period)
+        if start <= now:
+            periods.setdefault(start, []).append(datum)
+    points = []
+    for start in sorted(periods):
+        point = _statistic(rule, start, periods[start])
+        if point is not None:
+            points.append(point)
+    return points
+
+
+def _statistic(rule: _Rule, start: dt.datetime, data: list[Any]) -> _Point | None:
+    values = [float(d.value) for d in data if isinstance(d, MetricDatum)]
+    sets = [d for d in data if isinstance(d, MetricAggregatedDatum)]
+    count = len(values) + sum(float(s.sample_count) for s in sets)
+    if rule.percentile is not None:
+        if not values:
+            return None
+        ordered = sorted(values)
+        rank = max(math.ceil(rule.percentile / 100 * len(ordered)), 1)
+        return _Point(start, ordered[rank - 1], float(count))
+    if not count:
+        return None
+    total = sum(values) + sum(float(s.sum) for s in sets)
+    value = {
+        "Sum": lambda: total,
+        "SampleCount": lambda: count,
+        "Average": lambda: total / count,
+        "Minimum": lambda: min([*values, *(float(s.min) for s in sets)]),
+        "Maximum": lambda: max([*values, *(float(s.max) for s in sets)]),
+    }[rule.statistic]()
+    return _Point(start, value, float(count))
+
+
+def _held(alarm: Alarm, data: list[Any], now: dt.datetime) -> bool:
+    """Whether a state SetAlarmState gave still holds: until a period has passed or a datapoint
+    of the alarm's metric has been put since."""
+    by_hand = _SET_BY_HAND.get(alarm)
+    if by_hand is None or by_hand[0] != alarm.state_updated_timestamp:
+        return False
+    if (now - by_hand[0]).total_seconds() >= (alarm.period or 60):
+        return False
+    return not any(_measures(alarm, d) for d in data[by_hand[1] :])
+
+
+# --- wording ------------------------------------------------------------------------------
+
+
+def _period_start(moment: dt.datetime, period: int) -> dt.datetime:
+    seconds = int((moment - _EPOCH).total_seconds())
+    return _EPOCH + dt.timedelta(seconds=seconds - seconds % period)
+
+
+def _naive(moment: dt.datetime) -> dt.datetime:
+    if moment.tzinfo is None:
+        return moment
+    return moment.astimezone(dt.UTC).replace(tzinfo=None)
+
+
+def _iso(moment: dt.datetime) -> str:
+    return f"{moment:%Y-%m-%dT%H:%M:%S}.{moment.microsecond // 1000:03d}+0000"
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}" + ("" if number == 1 else "s")
+
+
+def _was(number: int) -> str:
+    return "was" if number == 1 else "were"
