@@ -10,9 +10,11 @@ and the test plays the reviewer on its review page (mlops.reviewer, as `mlops ru
 from __future__ import annotations
 
 import json
+import threading
 import time
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,6 +25,7 @@ from fakes.stack import approval_request
 import workflow
 from clients.s3 import ensure_bucket
 from clients.stepfunctions import history
+from core.names import rollback_alarm_names
 from core.settings import Settings
 from deploy import template as tpl
 from localaws import PipelineFailed, PipelineRun, local_aws
@@ -38,6 +41,7 @@ THRESHOLD = 6.0
 REVIEWER = "alice@example.com"
 #: The stack's state machine deploys to this endpoint (the template substitutes it).
 ENDPOINT = SETTINGS.endpoint_name
+ERRORS_ALARM = rollback_alarm_names(SETTINGS)[0]
 METRICS = {
     "regression_metrics": {
         "mse": {"value": 4.2, "standard_deviation": 0.3},
@@ -133,8 +137,41 @@ XGBOOST_IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:
 FEATURES = 10
 
 
-def _booster(seed: int, features: int = FEATURES) -> bytes:
-    """A small real XGBoost model as the training job's model.tar.gz."""
+#: A script-mode model (the inference toolkit's handlers) that answers like the evaluated one
+#: on rows like the sample's, and fails (500) on a feature it never saw in training.
+FRAGILE_HANDLERS = """
+import os
+
+import numpy as np
+import xgboost as xgb
+
+
+def model_fn(model_dir):
+    booster = xgb.Booster()
+    booster.load_model(os.path.join(model_dir, "xgboost-model"))
+    return booster
+
+
+def input_fn(body, content_type):
+    text = body.decode() if isinstance(body, bytes) else body
+    rows = [[float(v) for v in line.split(",")] for line in text.splitlines() if line]
+    return np.array(rows, dtype=np.float32)
+
+
+def predict_fn(data, model):
+    if (data >= 0.95).any():
+        raise ValueError("a feature of 0.95 or more: outside what this model was trained on")
+    return model.predict(xgb.DMatrix(data))
+
+
+def output_fn(prediction, accept):
+    return "".join(f"{float(p)!r}\\n" for p in prediction)
+"""
+
+
+def _booster(seed: int, features: int = FEATURES, handlers: str | None = None) -> bytes:
+    """A small real XGBoost model as the training job's model.tar.gz; with `handlers`, a
+    script-mode model whose code/inference.py they are."""
     import io
     import tarfile
 
@@ -146,11 +183,15 @@ def _booster(seed: int, features: int = FEATURES) -> bytes:
     y = x @ rng.random(features) * 10
     booster = xgb.train({"max_depth": 3, "nthread": 1}, xgb.DMatrix(x, label=y), 10)
     raw = bytes(booster.save_raw("ubj"))
+    files = {"xgboost-model": raw}
+    if handlers:
+        files["code/inference.py"] = handlers.encode()
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
-        info = tarfile.TarInfo("xgboost-model")
-        info.size = len(raw)
-        archive.addfile(info, io.BytesIO(raw))
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
     return buffer.getvalue()
 
 
@@ -161,7 +202,10 @@ MODELS = {
     "other": lambda: _booster(2),
     "narrow": lambda: _booster(1, features=4),
     "broken": lambda: b"not a model archive",
+    "fragile": lambda: _booster(1, handlers=FRAGILE_HANDLERS),
 }
+#: The container environment a model needs (script mode names its entry point).
+MODEL_ENVIRONMENT = {"fragile": {"SAGEMAKER_PROGRAM": "inference.py"}}
 
 
 def _smoke_test_sample() -> tuple[str, str]:
@@ -179,7 +223,8 @@ def _smoke_test_sample() -> tuple[str, str]:
     folder = Path(__import__("tempfile").mkdtemp())
     (folder / "model.tar.gz").write_bytes(MODELS["evaluated"]())
     booster = evaluate.load_model(str(folder))
-    x = np.random.default_rng(7).random((25, FEATURES), dtype=np.float32)
+    # Features below 0.9, as the training data's: the fragile model answers them correctly.
+    x = np.random.default_rng(7).random((25, FEATURES), dtype=np.float32) * np.float32(0.9)
     predictions = booster.predict(__import__("xgboost").DMatrix(x)).astype(np.float64)
     written = evaluate.write_smoke_test_sample(str(folder), x, predictions, 20)
     return (written / "payload.csv").read_text(), (written / "predictions.csv").read_text()
@@ -213,7 +258,12 @@ def _stub_pipeline(stack: Stack, run: PipelineRun) -> None:
         model_key = f"{SETTINGS.pipeline_name}/{run.execution_arn[-12:]}/Train/model.tar.gz"
         s3.put_object(Bucket=bucket, Key=model_key, Body=MODELS[model]())
         model_uri = f"s3://{bucket}/{model_key}"
-    arn = _create_package(stack.sm, metrics_uri=f"s3://{bucket}/{key}", model_uri=model_uri)
+    arn = _create_package(
+        stack.sm,
+        metrics_uri=f"s3://{bucket}/{key}",
+        model_uri=model_uri,
+        environment=MODEL_ENVIRONMENT.get(model or "", {}),
+    )
     stack.registered[run.execution_arn] = arn
     run.steps.append(
         {
@@ -225,11 +275,18 @@ def _stub_pipeline(stack: Stack, run: PipelineRun) -> None:
     _create_package(stack.sm, metrics_uri=None)  # a concurrent run's: newer, not ours
 
 
-def _create_package(sm: Any, metrics_uri: str | None, model_uri: str | None = None) -> str:
+def _create_package(
+    sm: Any,
+    metrics_uri: str | None,
+    model_uri: str | None = None,
+    environment: dict[str, str] | None = None,
+) -> str:
     extra: dict[str, Any] = {}
     container: dict[str, Any] = {"Image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/xgb:1"}
     if model_uri:
         container = {"Image": XGBOOST_IMAGE, "ModelDataUrl": model_uri}
+        if environment:
+            container["Environment"] = environment
     if metrics_uri:
         extra["ModelMetrics"] = {
             "ModelQuality": {
@@ -586,3 +643,56 @@ def test_a_model_that_cannot_answer_fails_the_first_deployment_and_serves_nothin
     # No endpoint serves an untested model: the one created for it was deleted.
     assert ENDPOINT not in _live_endpoints(stack)
     assert "DeleteTestedEndpoint" in _entered(stack, execution)
+
+
+# ---------------------------------------------------------------- the rollout
+
+
+def _traffic_during_rollout(stack: Stack, row: str, stop: threading.Event) -> list[str]:
+    """Requests to the live endpoint, as its clients keep sending them, until `stop`; the
+    outcome of each ("ok" or the error code)."""
+    runtime = stack.aws.client("sagemaker-runtime")
+    outcomes: list[str] = []
+    while not stop.is_set():
+        try:
+            runtime.invoke_endpoint(EndpointName=ENDPOINT, ContentType="text/csv", Body=row)
+            outcomes.append("ok")
+        except runtime.exceptions.ModelError:
+            outcomes.append("ModelError")
+        time.sleep(0.02)
+    return outcomes
+
+
+def test_a_canary_that_fails_under_traffic_rolls_back_on_the_alarm(stack: Stack) -> None:
+    two = {"Endpoint": {"InitialInstanceCount": 2}}
+    _, done = _model_run(stack, "evaluated", **two)
+    assert done["status"] == "SUCCEEDED", done
+    serving = json.loads(done["output"])["endpointConfigName"]
+
+    # The fragile model answers the smoke test's rows as evaluated, and fails (500) on rows
+    # with a feature it never saw: live traffic has them.
+    rollout = {"Type": "CANARY", "StepPercent": 50, "WaitIntervalInSeconds": 5}
+    stop = threading.Event()
+    with ThreadPoolExecutor(1) as pool:
+        traffic = pool.submit(_traffic_during_rollout, stack, ",".join(["0.97"] * FEATURES), stop)
+        try:
+            execution, done = _model_run(stack, "fragile", Rollout=rollout, **two)
+        finally:
+            stop.set()
+        outcomes = traffic.result()
+
+    assert done["status"] == "FAILED", done
+    assert done["error"] == "EndpointDeploymentFailed"
+    assert ERRORS_ALARM in done["cause"], done["cause"]
+    entered = _entered(stack, execution)
+    assert "SmokeTest" in entered and "UpdateEndpoint" in entered and "RolloutFailed" in entered
+    endpoint = stack.sm.describe_endpoint(EndpointName=ENDPOINT)
+    assert (endpoint["EndpointStatus"], endpoint["EndpointConfigName"]) == ("InService", serving)
+    # The canary answered some of the traffic with errors, the old fleet the rest.
+    assert "ModelError" in outcomes and "ok" in outcomes
+    [alarm] = stack.aws.client("cloudwatch").describe_alarms(AlarmNames=[ERRORS_ALARM])[
+        "MetricAlarms"
+    ]
+    assert alarm["StateValue"] == "ALARM"
+    [(_, message)] = stack.notifications(execution)
+    assert message["state"] == "RolloutFailed"
