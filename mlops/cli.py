@@ -173,9 +173,16 @@ def cmd_start(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_predict(args: argparse.Namespace, settings: Settings) -> int:
-    """Print one prediction per line for the rows of --data, by the model a run deployed."""
+    """Print one prediction per line for the rows of --data, by the model a run deployed or
+    by an endpoint."""
     from mlops import predict
 
+    if args.endpoint:
+        if args.run:
+            raise UsageError("--endpoint and --run: give one (an endpoint, or a run's model)")
+        return predict.main_endpoint(args.endpoint, args.data, args.profile, args.region)
+    if args.profile or args.region:
+        raise UsageError("--profile and --region choose the account of --endpoint; give one")
     return predict.main(args.run, args.data, args.runs_dir)
 
 
@@ -445,15 +452,24 @@ def _add_serving_commands(sub: argparse._SubParsersAction) -> None:
     """`predict` and `serve`: a run's deployed model, answering on this machine."""
     predict = sub.add_parser(
         "predict",
-        help="print the predictions of the model a run deployed, one per line",
-        description="Serve the run's model as its endpoint does and print its answer for "
-        "every row of FILE: feature rows (no header), or raw rows with the training data's "
-        "header (the target column, if present, is ignored).",
+        help="print the predictions of the model a run deployed, or of an endpoint, one per line",
+        description="Serve the run's model as its endpoint does (or ask the endpoint --endpoint "
+        "in the account the AWS environment names) and print its answer for every row of FILE: "
+        "feature rows (no header), or raw rows with the training data's header (the target "
+        "column, if present, is ignored).",
     )
     predict.add_argument("--data", type=Path, required=True, metavar="FILE", help="CSV rows")
     predict.add_argument(
         "--run", type=Path, metavar="RUN_DIR", help="a run folder (default: the latest run)"
     )
+    predict.add_argument(
+        "--endpoint",
+        metavar="NAME",
+        help="a SageMaker endpoint (InvokeEndpoint through the standard AWS environment: "
+        "credentials, AWS_REGION, AWS_ENDPOINT_URL)",
+    )
+    predict.add_argument("--profile", help="AWS profile for --endpoint (default: $AWS_PROFILE)")
+    predict.add_argument("--region", help="AWS region for --endpoint (default: $AWS_REGION)")
     _runs_dir_option(predict)
     predict.set_defaults(func=cmd_predict)
 

@@ -1,4 +1,9 @@
-"""`mlops predict`: the predictions of the model a run deployed, for rows in a CSV file.
+"""`mlops predict`: the predictions of the model a run deployed, or of an endpoint, for rows in
+a CSV file.
+
+With `--endpoint NAME` the rows go to a real endpoint (InvokeEndpoint) in the account the
+standard AWS environment names (credentials, region and AWS_ENDPOINT_URL as boto3 finds them,
+or --profile/--region): an endpoint on AWS, or one served by a local AWS that runs on.
 
 The run folder keeps what serving needs (summary.json's `model`: the package's image,
 environment and model data, copied as model.tar.gz), so the model is served here exactly as
@@ -172,8 +177,58 @@ def predict(model: RunModel, data: Path) -> bytes:
     return response.body
 
 
+#: InvokeEndpoint takes at most 6 MB per request (API reference, InvokeEndpoint, Body): a
+#: larger file goes in requests of whole rows up to this size.
+MAX_REQUEST_BYTES = 5 * 1024 * 1024
+
+
+def requests(rows: str, limit: int = MAX_REQUEST_BYTES) -> list[bytes]:
+    """The rows as text/csv request bodies of whole lines, each at most `limit` bytes."""
+    bodies: list[bytes] = []
+    current: list[bytes] = []
+    size = 0
+    for line in rows.encode("utf-8").splitlines(keepends=True):
+        if current and size + len(line) > limit:
+            bodies.append(b"".join(current))
+            current, size = [], 0
+        current.append(line)
+        size += len(line)
+    if current:
+        bodies.append(b"".join(current))
+    return bodies
+
+
+def predict_endpoint(runtime: Any, endpoint: str, data: Path) -> bytes:
+    """The endpoint's text/csv answers for the file's rows, in order, one per line."""
+    from botocore.exceptions import ClientError
+
+    answers = []
+    for body in requests(feature_rows(data)):
+        try:
+            answer = runtime.invoke_endpoint(
+                EndpointName=endpoint, ContentType=serving.CSV, Accept=serving.CSV, Body=body
+            )
+        except ClientError as exc:
+            error = exc.response.get("Error", {})
+            code, message = error.get("Code", "Error"), error.get("Message", str(exc))
+            raise UsageError(f"--endpoint {endpoint}: {code}: {message}") from None
+        text = answer["Body"].read()
+        answers.append(text if text.endswith(b"\n") else text + b"\n")
+    return b"".join(answers)
+
+
 def main(run_dir: Path | None, data: Path, runs_dir: Path = history.RUNS_DIR) -> int:
     """Print the predictions; bad input raises UsageError (one line, exit 2)."""
     answer = predict(run_model(run_dir, runs_dir), data)
     sys.stdout.write(answer.decode("utf-8"))
+    return 0
+
+
+def main_endpoint(endpoint: str, data: Path, profile: str | None, region: str | None) -> int:
+    """Print an endpoint's predictions for the file's rows (the rows are checked first)."""
+    from clients.session import aws_account
+
+    feature_rows(data)  # bad input is refused before any AWS call
+    runtime = aws_account(profile, region).client("sagemaker-runtime")
+    sys.stdout.write(predict_endpoint(runtime, endpoint, data).decode("utf-8"))
     return 0
