@@ -107,7 +107,8 @@ def slack_request_message(approval: Approval, review_url: str) -> dict[str, Any]
     summary = (
         f"*Model package:* `{_mrkdwn(approval.model_package_arn)}`\n"
         f"*Pipeline execution:* `{_mrkdwn(approval.pipeline_execution_arn)}`\n"
-        f"*Asked:* {_mrkdwn(approval.approvers)} · *link expires* {approval.expires_at_iso}"
+        + (f"*Why this run:* {_mrkdwn(approval.trigger)}\n" if approval.trigger else "")
+        + f"*Asked:* {_mrkdwn(approval.approvers)} · *link expires* {approval.expires_at_iso}"
     )
     return {
         "text": f"Approval needed: model package {label}",
@@ -174,6 +175,7 @@ def _email_text(approval: Approval, review_url: str) -> str:
         f"Model package:      {approval.model_package_arn}",
         f"Pipeline execution: {approval.pipeline_execution_arn}",
         f"Workflow execution: {approval.execution_arn}",
+        *([f"Why this run:       {approval.trigger}"] if approval.trigger else []),
         f"Quality gate:       {approval.quality_gate.describe()}",
         "",
         "Metrics:",

@@ -100,6 +100,8 @@ class Approval:
     created_at: str
     #: Epoch seconds after which no link works and no decision is accepted.
     expires_at: int
+    #: Why the run started, one line (core.contracts.describe_trigger); "" if not given.
+    trigger: str = ""
     decided_by: str = ""
     decided_at: str = ""
     comment: str = ""

@@ -135,6 +135,7 @@ def _facts(approval: Approval) -> str:
         ("Model package", f"<code>{_e(approval.model_package_arn)}</code>"),
         ("Pipeline execution", f"<code>{_e(approval.pipeline_execution_arn)}</code>"),
         ("Workflow execution", f"<code>{_e(approval.execution_arn)}</code>"),
+        *([("Why this run", _e(approval.trigger))] if approval.trigger else []),
         ("Quality gate", _e(approval.quality_gate.describe())),
         ("Asked", _e(approval.approvers)),
         ("Requested", _e(approval.created_at)),

@@ -8,7 +8,9 @@ payload (all fields required):
      "metrics": {"regression_metrics": {"mse": {"value": 4.5, "standard_deviation": 0.2},
                                         "rmse": {...}, "mae": {...}, "r2": {...}}},
      "qualityGate": {"metric": "mse", "threshold": 6.0, "comparison": "LessThanOrEqualTo"},
-     "timeoutSeconds": 604800}
+     "timeoutSeconds": 604800,
+     "trigger": {"Type": "new-data", "Object": "s3://..."}}      optional: why the run started
+
 
 It returns {"approvalId", "expiresAt" (ISO-8601 UTC), "notified": [channels]}. Step Functions
 records that result in the execution history, which read-only roles can see, so the review
@@ -25,9 +27,9 @@ from typing import Any
 
 from approval import aws, signing
 from approval.config import Config
-from approval.model import COMPARISONS, PENDING, Approval, QualityGate, iso_time
+from approval.model import COMPARISONS, PENDING, Approval, QualityGate, clean_text, iso_time
 from approval.store import ApprovalStore
-from core.contracts import APPROVAL_ID, TASK_TOKEN
+from core.contracts import APPROVAL_ID, TASK_TOKEN, describe_trigger
 
 _LOG = logging.getLogger(__name__)
 
@@ -100,10 +102,23 @@ def parse_request(event: dict[str, Any], config: Config, now: float) -> tuple[Ap
         metrics=metrics,
         quality_gate=gate,
         approvers=config.approvers,
+        trigger=_trigger(event),
         created_at=iso_time(now),
         expires_at=int(now) + lifetime,
     )
     return approval, event[TASK_TOKEN]
+
+
+#: The trigger line is shown, not parsed: long object keys or alarm reasons are cut here.
+MAX_TRIGGER_CHARS = 300
+
+
+def _trigger(event: dict[str, Any]) -> str:
+    """Why the run started, one clean line (the field is optional: older state machines)."""
+    if "trigger" not in event:
+        return ""
+    line = clean_text(describe_trigger(event["trigger"]))
+    return line if len(line) <= MAX_TRIGGER_CHARS else line[: MAX_TRIGGER_CHARS - 1] + "…"
 
 
 def _quality_gate(raw: Any) -> QualityGate:

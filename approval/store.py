@@ -42,6 +42,7 @@ _TEXT_FIELDS = (
     "pipeline_execution_arn",
     "model_package_arn",
     "approvers",
+    "trigger",
     "created_at",
     "decided_by",
     "decided_at",

@@ -22,6 +22,14 @@ QUALITY_GATE = "QualityGate"
 ENDPOINT = "Endpoint"
 SMOKE_TEST = "SmokeTest"
 ROLLOUT = "Rollout"
+#: Why the run started: {"Type": one of TRIGGER_TYPES, and by type:
+#:   "new-data": "Object": "s3://bucket/key" (the upload that started it);
+#:   "drift": "Alarm": alarm name, "Reason": the alarm's state reason,
+#:            "Features": [{"Name", "Description"}] (what the monitoring found, when known)}.
+TRIGGER = "Trigger"
+TRIGGER_TYPES = ("manual", "schedule", "new-data", "drift")
+#: At most this many drifted features are named in one line; the rest are counted.
+_TRIGGER_FEATURES_SHOWN = 5
 
 
 def execution_input(pipeline_parameters: Mapping[str, str], **settings: Any) -> dict[str, Any]:
@@ -32,6 +40,37 @@ def execution_input(pipeline_parameters: Mapping[str, str], **settings: Any) -> 
     }
     payload.update({k: v for k, v in settings.items() if v is not None})
     return payload
+
+
+def describe_trigger(trigger: Any) -> str:
+    """One line saying why a run started, for reviewers, notifications and the CLI.
+
+    The trigger comes from an execution input (anyone who may start the state machine writes
+    it), so this never fails: anything unexpected reads as an unknown trigger.
+    """
+    if not isinstance(trigger, Mapping):
+        return "unknown trigger"
+    kind = trigger.get("Type")
+    if kind == "new-data":
+        return f"new data: {trigger.get('Object') or 'an upload'}"
+    if kind == "drift":
+        features = [
+            str(f.get("Name"))
+            for f in trigger.get("Features") or []
+            if isinstance(f, Mapping) and f.get("Name")
+        ]
+        shown = ", ".join(features[:_TRIGGER_FEATURES_SHOWN])
+        if len(features) > _TRIGGER_FEATURES_SHOWN:
+            shown += f" and {len(features) - _TRIGGER_FEATURES_SHOWN} more"
+        what = f" in {shown}" if shown else ""
+        alarm = trigger.get("Alarm")
+        reason = trigger.get("Reason")
+        return f"data drift{what}" + (
+            f" (alarm {alarm}" + (f": {reason})" if reason else ")") if alarm else ""
+        )
+    if kind in TRIGGER_TYPES:
+        return str(kind) + (" run" if kind in ("manual", "schedule") else "")
+    return f"unknown trigger {str(kind)[:40]!r}" if kind else "unknown trigger"
 
 
 def pipeline_request_token(execution_arn: str) -> str:

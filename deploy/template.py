@@ -24,7 +24,13 @@ from typing import Any
 from approval.store import KEY as APPROVAL_KEY
 from approval.store import TTL_ATTRIBUTE
 from core import names
-from core.contracts import LAMBDA_HANDLER, LAMBDA_RUNTIME, SMOKE_TEST_HANDLER, execution_input
+from core.contracts import (
+    LAMBDA_HANDLER,
+    LAMBDA_RUNTIME,
+    SMOKE_TEST_HANDLER,
+    TRIGGER,
+    execution_input,
+)
 from core.settings import Settings
 from deploy import iam
 from deploy.iam import Json, arn, get_att, ref, sub
@@ -134,7 +140,8 @@ def workflow_template(settings: Settings) -> Json:
     from workflow.substitutions import placeholders_in
 
     text = asl(settings)
-    return build_template(settings, text, placeholders_in(text), execution_input({}))
+    scheduled = execution_input({}, **{TRIGGER: {"Type": "schedule"}})
+    return build_template(settings, text, placeholders_in(text), scheduled)
 
 
 def build_template(

@@ -137,6 +137,7 @@ class ApprovalStack:
             },
             "qualityGate": {"metric": "mse", "threshold": 6.0, "comparison": "LessThanOrEqualTo"},
             "timeoutSeconds": 604800,
+            "trigger": {"Type": "schedule"},
         }
         event.update(overrides)
         return event

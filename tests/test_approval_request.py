@@ -121,6 +121,33 @@ def test_request_stores_pending_record_and_sends_a_signed_review_link(
     assert result["approvalId"] in caplog.text
 
 
+@pytest.mark.parametrize(
+    ("trigger", "stored"),
+    [
+        ({"Type": "new-data", "Object": "s3://b/in/x.csv"}, "new data: s3://b/in/x.csv"),
+        ({"Type": "drift", "Features": [{"Name": "height"}]}, "data drift in height"),
+        ({"Type": "mystery"}, "unknown trigger 'mystery'"),
+        ("not an object", "unknown trigger"),
+        ({"Type": "new-data", "Object": "s3://b/" + "k" * 500}, None),  # cut to 300
+        (None, ""),  # an older state machine sends none
+    ],
+)
+def test_the_trigger_is_stored_as_one_clean_bounded_line(approval_stack, trigger, stored):
+    event = approval_stack.event()
+    if trigger is None:
+        del event["trigger"]
+    else:
+        event["trigger"] = trigger
+    result = lambda_handler(event, None)
+
+    item = approval_stack.item(result["approvalId"])
+    line = item.get("trigger", {}).get("S", "")
+    if stored is None:
+        assert len(line) == 300 and line.endswith("…") and line.startswith("new data: s3://b/k")
+    else:
+        assert line == stored
+
+
 def test_link_lifetime_is_the_smaller_of_task_timeout_and_configured_maximum(
     approval_stack, monkeypatch
 ):

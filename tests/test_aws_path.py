@@ -108,7 +108,8 @@ def test_schedule_input_is_the_workflow_input_contract(app_template):
 
     schedule = app_template["Resources"][tpl.SCHEDULE]["Properties"]
     sent = json.loads(schedule["Target"]["Input"])
-    assert sent == execution_input({})
+    # The defaults, but the reviewer learns the schedule started the run.
+    assert sent == execution_input({}, Trigger={"Type": "schedule"})
     assert set(sent) <= set(defaults(SETTINGS))
     assert POLL_SECONDS in defaults(SETTINGS)
 

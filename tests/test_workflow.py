@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import threading
+import urllib.request
 import time
 import uuid
 from collections.abc import Iterator
@@ -425,6 +426,7 @@ def test_approved_run_deploys_the_package_this_execution_registered(stack: Stack
     }
     assert request["timeoutSeconds"] == 7 * 24 * 3600
     assert request["executionArn"] == execution
+    assert request["trigger"] == {"Type": "manual"}  # the default
 
     output = json.loads(done["output"])
     assert output["decision"] == "approved"
@@ -444,6 +446,30 @@ def test_approved_run_deploys_the_package_this_execution_registered(stack: Stack
     model = stack.sm.describe_model(ModelName=variant["ModelName"])
     assert model["Containers"][0]["ModelPackageName"] == package_arn
     assert [s for s, m in stack.notifications(execution)] == ["abalone: model deployed"]
+
+
+def test_the_reviewer_and_the_notifications_say_why_the_run_started(stack: Stack) -> None:
+    drift = {
+        "Type": "drift",
+        "Alarm": "abalone-endpoint-data-drift",
+        "Reason": "Threshold Crossed: 1 datapoint [0.71] was greater than the threshold (0.1).",
+        "Features": [{"Name": "shell_weight"}, {"Name": "whole_weight"}],
+    }
+    execution = _start(stack, Trigger=drift)
+    request, link = _asked(stack, execution)
+    with urllib.request.urlopen(link) as response:  # what a reviewer opens
+        page = response.read().decode()
+    decide(link, REJECT, REVIEWER, "drifted, but not better")
+    done = _finish(stack, execution)
+
+    assert request["trigger"] == drift
+    why = "data drift in shell_weight, whole_weight (alarm abalone-endpoint-data-drift: "
+    assert f"<dt>Why this run</dt><dd>{why}" in page
+    sent = [json.dumps(p) for p in stack.deployed.slack.payloads]
+    assert any("*Why this run:* data drift in shell_weight, whole_weight" in p for p in sent)
+    assert json.loads(done["output"])["trigger"] == drift
+    [(_, message)] = stack.notifications(execution)
+    assert message["trigger"] == drift
 
 
 def test_rejected_run_marks_the_package_rejected_and_deploys_nothing(stack: Stack) -> None:
@@ -488,7 +514,10 @@ def test_no_decision_in_time_rejects_the_package_with_the_reason(stack: Stack) -
 def test_failed_quality_gate_fails_the_execution_with_the_metric_and_notifies(
     stack: Stack,
 ) -> None:
-    execution = _start(stack, PipelineParameters=[{"Name": "TestMse", "Value": "9.1"}])
+    trigger = {"Type": "new-data", "Object": "s3://data/input/batch-7.csv"}
+    execution = _start(
+        stack, PipelineParameters=[{"Name": "TestMse", "Value": "9.1"}], Trigger=trigger
+    )
     done = _finish(stack, execution)
 
     assert done["status"] == "FAILED", done
@@ -498,6 +527,7 @@ def test_failed_quality_gate_fails_the_execution_with_the_metric_and_notifies(
     assert subject == "abalone: MLOps workflow failed"
     assert message == {
         "execution": execution,
+        "trigger": trigger,
         "state": "PipelineFailed",
         "error": "PipelineFailed",
         "cause": done["cause"],

@@ -419,6 +419,7 @@ def report_deployment(failures: Failures, subject: str) -> Segment:
             "decided_by.$": f"{DECISION}.decided_by",
             "decided_at.$": f"{DECISION}.decided_at",
             "comment.$": f"{DECISION}.comment",
+            "trigger.$": "$.config.Trigger",
             "modelPackageArn.$": MODEL_PACKAGE_ARN,
             "pipelineExecutionArn.$": PIPELINE_EXECUTION_ARN,
             "modelName.$": MODEL_NAME,

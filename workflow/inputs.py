@@ -13,6 +13,8 @@ Execution input (every field optional; defaults from the settings):
                   "DataCaptureSamplingPercentage": int,          default 100 (0 to 100)
                   "Serverless": null | {"MemorySizeInMB": int,   default null (instances)
                                         "MaxConcurrency": int}},
+     "Trigger": {"Type": "manual" | "schedule" | "new-data"      default {"Type": "manual"}
+                 | "drift", ...},                                (core.contracts.TRIGGER)
      "SmokeTest": {"Tolerance": float},                          default 0.0001
      "Rollout": {"Type": "ALL_AT_ONCE" | "CANARY" | "LINEAR",    default ALL_AT_ONCE
                  "StepPercent": int,                             default 10 (canary size or
@@ -85,6 +87,7 @@ def defaults(settings: Settings) -> dict[str, Any]:
             "DataCaptureSamplingPercentage": DEFAULT_DATA_CAPTURE_PERCENTAGE,
             "Serverless": None,
         },
+        contracts.TRIGGER: {"Type": "manual"},
         contracts.SMOKE_TEST: {"Tolerance": DEFAULT_SMOKE_TEST_TOLERANCE},
         contracts.ROLLOUT: dict(DEFAULT_ROLLOUT),
     }
@@ -114,6 +117,8 @@ def apply_defaults(settings: Settings) -> Segment:
                 "ApprovalTimeoutSeconds.$": "$.Merged.ApprovalTimeoutSeconds",
                 "QualityGate.$": _merge_nested("QualityGate"),
                 "Endpoint.$": _merge_nested("Endpoint"),
+                # Replaced, not merged: a trigger's fields depend on its type.
+                "Trigger.$": "$.Merged.Trigger",
                 "SmokeTest.$": _merge_nested("SmokeTest"),
                 "Rollout.$": _merge_nested("Rollout"),
             },

@@ -51,6 +51,7 @@ class Failures:
             subject,
             {
                 "execution.$": "$$.Execution.Id",
+                "trigger.$": "$.config.Trigger",
                 "state.$": f"{FAILURE}.State",
                 "error.$": f"{FAILURE}.Error",
                 "cause.$": f"{FAILURE}.Cause",
