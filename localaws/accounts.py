@@ -15,7 +15,7 @@ import string
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from moto.core.models import DEFAULT_ACCOUNT_ID
 
@@ -25,6 +25,12 @@ from localaws.mirror import ObjectMirror
 Executor = Callable[[Any], None]
 
 _KEY_ALPHABET = string.ascii_uppercase + string.digits
+
+
+class Closing(Protocol):
+    """What a seam runs for an account until the account closes."""
+
+    def close(self) -> None: ...
 
 
 @dataclass
@@ -52,6 +58,9 @@ class Account:
     changed: threading.Event = field(default_factory=threading.Event)
     lock: threading.RLock = field(default_factory=threading.RLock)
     mirror: ObjectMirror = field(init=False)
+    #: EventBridge's queue of deliveries to this account's targets (`localaws.events_seam`),
+    #: made on the first event; closing the account makes what is queued and stops it.
+    deliveries: Closing | None = None
 
     def __post_init__(self) -> None:
         self.mirror = ObjectMirror(self.account_id)
@@ -100,6 +109,8 @@ def open_account(region: str, endpoint: str, executor: Executor | None) -> Accou
 
 
 def close_account(account: Account) -> None:
+    if account.deliveries is not None:  # while the account is still found by its id
+        account.deliveries.close()
     with _LOCK:
         _ACCOUNTS.pop(account.account_id, None)
     account.mirror.clear()

@@ -217,11 +217,12 @@ def _backend_app(service: str) -> Any:
         runtime_seam.install()
         return create_backend_app(service)
     if service not in _PIPELINE_SERVICES:
-        from localaws import dynamodb_seam, lambda_seam, sfn_seam
+        from localaws import dynamodb_seam, events_seam, lambda_seam, sfn_seam
 
         lambda_seam.install()
         dynamodb_seam.install()
         sfn_seam.install()
+        events_seam.install()
         if service == "cloudformation":
             from localaws import cloudformation_seam
 
