@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import json
 import threading
-import urllib.request
 import time
+import urllib.request
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
