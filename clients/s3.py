@@ -53,3 +53,21 @@ def object_exists(s3: Any, bucket: str, key: str) -> bool:
 def read_object(s3: Any, uri: str) -> bytes:
     bucket, key = split_s3_uri(uri)
     return s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+
+
+def enable_eventbridge(s3: Any, bucket: str) -> bool:
+    """Turn on the bucket's EventBridge notifications, keeping its other notifications.
+
+    PutBucketNotificationConfiguration replaces the whole configuration, so the current one
+    is read and sent back with EventBridgeConfiguration added (S3 user guide, "Enabling
+    Amazon EventBridge"). True when it changed anything.
+    """
+    current = s3.get_bucket_notification_configuration(Bucket=bucket)
+    current.pop("ResponseMetadata", None)
+    if "EventBridgeConfiguration" in current:
+        return False
+    s3.put_bucket_notification_configuration(
+        Bucket=bucket,
+        NotificationConfiguration={**current, "EventBridgeConfiguration": {}},
+    )
+    return True

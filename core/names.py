@@ -62,3 +62,17 @@ def rollback_alarm_names(settings: Settings) -> tuple[str, str]:
         f"{settings.endpoint_name}{ERRORS_ALARM_SUFFIX}",
         f"{settings.endpoint_name}{LATENCY_ALARM_SUFFIX}",
     )
+
+
+#: Where new training data lands: an upload under this prefix starts a run (the template's
+#: new-data rule); the pipeline's default input lives here too.
+INPUT_FOLDER = "input"
+
+
+def input_prefix(settings: Settings) -> str:
+    """The S3 key prefix of new training data, with its trailing slash."""
+    return settings.prefix(INPUT_FOLDER) + "/"
+
+
+def new_data_rule_name(settings: Settings) -> str:
+    return f"{settings.state_machine_name}-new-data"

@@ -235,7 +235,10 @@ def _build_statements(settings: Settings) -> list[Json]:
     return [
         iam.log_writing(get_att(BUILD_LOGS, "Arn")),
         iam.statement(["s3:GetObject", "s3:PutObject"], _bucket(objects=True)),
-        iam.statement(["s3:ListBucket"], _bucket(objects=False)),
+        iam.statement(
+            ["s3:ListBucket", "s3:GetBucketNotification", "s3:PutBucketNotification"],
+            _bucket(objects=False),
+        ),
         # The SageMaker SDK lists buckets to check its default bucket exists; no resource type.
         iam.statement(["s3:ListAllMyBuckets"], "*"),
         iam.statement(
@@ -295,7 +298,7 @@ def _deploy_statements(settings: Settings) -> list[Json]:
             ],
             stack_roles,
         ),
-        iam.pass_role(stack_roles, "states", "lambda", "scheduler"),
+        iam.pass_role(stack_roles, "states", "lambda", "scheduler", "events"),
         iam.statement(
             [
                 "states:CreateStateMachine",
@@ -420,6 +423,20 @@ def _deploy_statements(settings: Settings) -> list[Json]:
                 "sqs:ListQueueTags",
             ],
             arn("sqs", names.schedule_dlq_name(settings)),
+        ),
+        iam.statement(
+            [
+                "events:PutRule",
+                "events:DeleteRule",
+                "events:DescribeRule",
+                "events:PutTargets",
+                "events:RemoveTargets",
+                "events:ListTargetsByRule",
+                "events:TagResource",
+                "events:UntagResource",
+                "events:ListTagsForResource",
+            ],
+            arn("events", f"rule/{settings.state_machine_name}-*"),
         ),
         iam.statement(
             [

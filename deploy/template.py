@@ -27,6 +27,7 @@ from core import names
 from core.contracts import (
     LAMBDA_HANDLER,
     LAMBDA_RUNTIME,
+    PIPELINE_PARAMETERS,
     SMOKE_TEST_HANDLER,
     TRIGGER,
     execution_input,
@@ -105,6 +106,8 @@ TABLE = "ApprovalTable"
 TOPIC = "NotificationTopic"
 SECRET = "LinkSigningSecret"
 SCHEDULE = "Schedule"
+NEW_DATA_RULE = "NewDataRule"
+EVENTS_ROLE = "EventsRole"
 SCHEDULE_ROLE = "ScheduleRole"
 SCHEDULE_DLQ = "ScheduleDeadLetterQueue"
 
@@ -176,6 +179,7 @@ def build_template(
             **_rollback_alarms(settings),
             **_notifications(settings),
             **_schedule(settings, execution_input),
+            **_event_rules(settings),
         },
         "Outputs": _outputs(),
     }
@@ -612,6 +616,63 @@ def _schedule(settings: Settings, execution_input: Mapping[str, Any]) -> Json:
                     },
                     "DeadLetterConfig": {"Arn": get_att(SCHEDULE_DLQ, "Arn")},
                 },
+            },
+        },
+    }
+
+
+def _event_rules(settings: Settings) -> Json:
+    """EventBridge rules that start the workflow: new training data under the input prefix.
+
+    The bucket sends its object events to EventBridge once its notifications have
+    EventBridgeConfiguration on (`mlops deploy` turns it on; S3 user guide, "Using
+    EventBridge"). Every upload under the prefix starts one execution, in the order EventBridge
+    delivers them; the upload is the run's input data and its trigger.
+    """
+    uri = "s3://<bucket>/<key>"
+    return {
+        EVENTS_ROLE: iam.role(
+            "Lets EventBridge start the workflow and nothing else",
+            "events",
+            "start-workflow",
+            [iam.statement(["states:StartExecution"], ref(STATE_MACHINE))],
+        ),
+        NEW_DATA_RULE: {
+            "Type": "AWS::Events::Rule",
+            "Properties": {
+                "Name": names.new_data_rule_name(settings),
+                "Description": f"New training data under {names.input_prefix(settings)} "
+                "starts a run",
+                "State": "ENABLED",
+                "EventPattern": {
+                    "source": ["aws.s3"],
+                    "detail-type": ["Object Created"],
+                    "detail": {
+                        "bucket": {"name": [ref(CODE_BUCKET)]},
+                        "object": {"key": [{"prefix": names.input_prefix(settings)}]},
+                    },
+                },
+                "Targets": [
+                    {
+                        "Id": "workflow",
+                        "Arn": ref(STATE_MACHINE),
+                        "RoleArn": get_att(EVENTS_ROLE, "Arn"),
+                        "InputTransformer": {
+                            "InputPathsMap": {
+                                "bucket": "$.detail.bucket.name",
+                                "key": "$.detail.object.key",
+                            },
+                            # Placeholders inside quotes are inserted as text (EventBridge
+                            # user guide, "Input transformation").
+                            "InputTemplate": json.dumps(
+                                {
+                                    PIPELINE_PARAMETERS: [{"Name": "InputDataUrl", "Value": uri}],
+                                    TRIGGER: {"Type": "new-data", "Object": uri},
+                                }
+                            ),
+                        },
+                    }
+                ],
             },
         },
     }

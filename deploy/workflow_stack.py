@@ -58,7 +58,8 @@ def deploy_workflow_stack(
     deploy_role_arn: str | None = None,
     log: Callable[[str], None] = lambda _line: None,
 ) -> DeployResult:
-    """Upload the function's zip, then create or update `stack_name` from `template`.
+    """Upload the functions' zip, turn on the bucket's EventBridge notifications, then create
+    or update `stack_name` from `template`.
 
     `parameters` holds the template's parameters (SageMakerRoleArn at least); the code
     location and, unless given, ApprovalBaseUrl are filled here.
@@ -68,6 +69,9 @@ def deploy_workflow_stack(
     bundle = build_bundle()
     key = bundle.key(settings)
     _upload_once(s3, bucket, key, bundle.data, log)
+    # The stack's new-data rule hears of uploads only through EventBridge.
+    if s3_client.enable_eventbridge(s3, bucket):
+        log(f"bucket {bucket}: EventBridge notifications turned on (uploads start runs)")
     values = {tpl.CODE_BUCKET: bucket, tpl.CODE_KEY: key, **parameters}
 
     def upload_template(text: str) -> str:

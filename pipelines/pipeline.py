@@ -11,6 +11,7 @@ import pipelines.sdk  # noqa: F401 - first, so the SDK imports quietly
 from sagemaker.workflow.pipeline import Pipeline
 from sagemaker.workflow.pipeline_context import PipelineSession
 
+from core import names
 from core.settings import DEFAULT_DATA, Settings
 from pipelines import steps
 from pipelines.parameters import build_parameters
@@ -18,7 +19,7 @@ from pipelines.parameters import build_parameters
 
 def default_input_url(settings: Settings, bucket: str) -> str:
     """Where the raw data lives when a run names none."""
-    return f"s3://{bucket}/{settings.prefix('input', DEFAULT_DATA.name)}"
+    return f"s3://{bucket}/{names.input_prefix(settings)}{DEFAULT_DATA.name}"
 
 
 def build_pipeline(settings: Settings, session: PipelineSession) -> Pipeline:

@@ -29,7 +29,7 @@ from clients.stepfunctions import history
 from core.names import rollback_alarm_names
 from core.settings import Settings
 from deploy import template as tpl
-from localaws import PipelineFailed, PipelineRun, local_aws
+from localaws import PipelineFailed, PipelineRun, events_seam, local_aws
 from localaws.server import LocalAWS
 from mlops.follow import approval_opened
 from mlops.local_workflow import LocalWorkflow, deploy_locally
@@ -726,3 +726,35 @@ def test_a_canary_that_fails_under_traffic_rolls_back_on_the_alarm(stack: Stack)
     assert alarm["StateValue"] == "ALARM"
     [(_, message)] = stack.notifications(execution)
     assert message["state"] == "RolloutFailed"
+
+
+# ---------------------------------------------------------------- the triggers
+
+
+def _executions(stack: Stack) -> list[dict[str, Any]]:
+    return stack.sfn.list_executions(stateMachineArn=stack.deployed.state_machine_arn)["executions"]
+
+
+def test_an_upload_under_the_input_prefix_starts_one_run_with_it_as_input(stack: Stack) -> None:
+    s3 = stack.aws.client("s3")
+    bucket = SETTINGS.bucket_for(stack.aws.account_id)
+    notifications = s3.get_bucket_notification_configuration(Bucket=bucket)
+    assert "EventBridgeConfiguration" in notifications  # the stack's deployment turned it on
+    before = {e["executionArn"] for e in _executions(stack)}
+
+    key = f"{SETTINGS.pipeline_name}/input/batch-2026-11-30.csv"
+    s3.put_object(Bucket=bucket, Key=key, Body=b"sex,length\n")
+    s3.put_object(Bucket=bucket, Key=f"{SETTINGS.pipeline_name}/elsewhere.csv", Body=b"x")
+    events_seam.deliveries(stack.aws.account).wait(10)
+
+    started = [e for e in _executions(stack) if e["executionArn"] not in before]
+    assert len(started) == 1, started
+    execution = started[0]["executionArn"]
+    given = json.loads(stack.sfn.describe_execution(executionArn=execution)["input"])
+    uri = f"s3://{bucket}/{key}"
+    assert given == {
+        "PipelineParameters": [{"Name": "InputDataUrl", "Value": uri}],
+        "Trigger": {"Type": "new-data", "Object": uri},
+    }
+    # (It polls its pipeline every 60 s, the default: its approval is not waited for here.)
+    stack.sfn.stop_execution(executionArn=execution, cause="test over")
