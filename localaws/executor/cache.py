@@ -6,8 +6,12 @@ https://docs.aws.amazon.com/sagemaker/latest/dg/pipelines-default-keys.html), re
 (Processing: AppSpecification, Environment, ProcessingInputs; Training:
 AlgorithmSpecification, CheckpointConfig, DebugHookConfig, DebugRuleConfigurations,
 Environment, HyperParameters, InputDataConfig; Transform: DataProcessing, Environment,
-ModelName, TransformInput), plus the ETags of the step's code objects. A step type without
-listed attributes would hit whatever its arguments, so only the types listed here cache.
+ModelName, TransformInput; QualityCheck: its QualityCheckConfig and CheckJobConfig, which
+its processing request's AppSpecification, Environment, ProcessingInputs and
+ProcessingResources carry, and SkipCheck, RegisterNewBaseline, ModelPackageGroupName,
+SuppliedBaselineStatistics, SuppliedBaselineConstraints), plus the ETags of the step's code
+objects. A step type without listed attributes would hit whatever its arguments, so only the
+types listed here cache.
 Output locations are left out: the SDK's defaults contain the execution id. A hit resolves
 to the source execution's S3 URIs, so downstream steps get the same keys and hit too.
 
@@ -48,6 +52,19 @@ CACHE_KEY_ATTRIBUTES: dict[str, tuple[str, ...]] = {
         "InputDataConfig",
     ),
     "Transform": ("DataProcessing", "Environment", "ModelName", "TransformInput"),
+    # QualityCheckConfig and CheckJobConfig, as the step's processing request carries them.
+    "QualityCheck": (
+        "AppSpecification",
+        "Environment",
+        "ProcessingInputs",
+        "ProcessingResources",
+        "CheckType",
+        "SkipCheck",
+        "RegisterNewBaseline",
+        "ModelPackageGroupName",
+        "SuppliedBaselineStatistics",
+        "SuppliedBaselineConstraints",
+    ),
 }
 _FORMAT = 1
 #: Code objects up to this size are hashed by content; larger ones by ETag.

@@ -24,10 +24,13 @@ from botocore.model import ListShape, MapShape, ServiceModel, Shape, StructureSh
 from localaws.executor.errors import DefinitionError
 from localaws.executor.expressions import ExpressionError, path_segments
 from localaws.executor.plan import PlannedStep
+from localaws.executor.quality_check import PROPERTIES as QUALITY_CHECK_PROPERTIES
+from localaws.executor.quality_check import check_fields
 
 #: The API each step type calls: its request shape types the step's Arguments.
 REQUEST_SHAPES = {
     "Processing": "CreateProcessingJob",
+    "QualityCheck": "CreateProcessingJob",
     "Training": "CreateTrainingJob",
     "Transform": "CreateTransformJob",
     "Model": "CreateModel",
@@ -70,7 +73,11 @@ def check_definition(
         arguments = step.arguments
         if step.type == "Condition":  # its branches are steps of their own
             arguments = {"Conditions": arguments.get("Conditions")}
-        _Walk(step, declared, by_name, model).value(arguments, shape, "Arguments")
+        walk = _Walk(step, declared, by_name, model)
+        walk.value(arguments, shape, "Arguments")
+        if step.type == "QualityCheck":  # its check fields: references only, no API shape
+            for key, value in check_fields(step.spec).items():
+                walk.value(value, None, key)
 
 
 class _Walk:
@@ -146,6 +153,11 @@ class _Walk:
         if step.type == "Condition":
             if keys != ["Outcome"]:
                 raise self.fail(field, f"{what}: a Condition step has only the property Outcome")
+            return
+        if step.type == "QualityCheck":
+            if len(keys) != 1 or keys[0] not in QUALITY_CHECK_PROPERTIES:
+                listed = ", ".join(QUALITY_CHECK_PROPERTIES)
+                raise self.fail(field, f"{what}: a QualityCheck step's properties are {listed}")
             return
         if step.type == "Processing" and keys[0] == "PropertyFiles":
             declared = [f.get("PropertyFileName") for f in step.spec.get("PropertyFiles") or []]

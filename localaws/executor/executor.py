@@ -46,6 +46,7 @@ from localaws.executor.lambda_step import run_lambda
 from localaws.executor.models import run_model
 from localaws.executor.plan import PlannedStep, plan
 from localaws.executor.processing import run_processing
+from localaws.executor.quality_check import check_fields, run_quality_check
 from localaws.executor.registry import register_model
 from localaws.executor.retry import retrying
 from localaws.executor.training import run_training
@@ -57,6 +58,7 @@ from localaws.sessions import local_session
 #: naming that job (None where SageMaker has none), with their RetryPolicies honoured.
 _JOBS: dict[str, tuple[Callable[[StepContext], StepOutcome], str | None]] = {
     "Processing": (retrying(run_processing), "ProcessingJobName"),
+    "QualityCheck": (retrying(run_quality_check), "ProcessingJobName"),
     "Training": (retrying(run_training), "TrainingJobName"),
     "Transform": (retrying(run_transform), None),
     "Model": (retrying(run_model), None),
@@ -303,7 +305,10 @@ class _Execution:
         job = job_name(self.execution_id, step.name, self.run_.execution_arn)
         variables = {job_variable: job} if job_variable else {}
         scope = replace(self.scope, execution={**self.scope.execution, **variables})
-        context = self._context(step, resolve(step.arguments, scope), log)
+        arguments = step.arguments
+        if step.type == "QualityCheck":  # its check fields sit beside Arguments
+            arguments = {**arguments, **check_fields(step.spec)}
+        context = self._context(step, resolve(arguments, scope), log)
         return self._cached(step, context, runner, entry)
 
     def _condition(self, step: PlannedStep, log: Path) -> StepOutcome:

@@ -16,9 +16,11 @@ from localaws.executor.algorithms import check_training
 from localaws.executor.cache import parse_duration
 from localaws.executor.errors import DefinitionError
 from localaws.executor.expressions import step_references
+from localaws.executor.quality_check import check_fields, check_quality_check
 
 SUPPORTED_TYPES = (
     "Processing",
+    "QualityCheck",
     "Training",
     "Transform",
     "Model",
@@ -66,6 +68,8 @@ def plan(definition: dict[str, Any]) -> list[PlannedStep]:
         _check_step(step, known)
         if step.type == "Training":
             check_training(step.name, step.arguments)
+        if step.type == "QualityCheck":
+            check_quality_check(step.name, step.spec)
     return _order(steps)
 
 
@@ -82,7 +86,10 @@ def _flatten(specs: list[Any], branch: tuple[str, bool] | None) -> list[PlannedS
             raise DefinitionError(f"step {name}: Arguments must be an object")
         step = PlannedStep(name, kind, spec, branch=branch)
         # A Condition waits for what its conditions read; its branches carry their own needs.
+        # A QualityCheck also reads its check fields (a supplied baseline may be a property).
         read = arguments.get("Conditions") if kind == "Condition" else arguments
+        if kind == "QualityCheck":
+            read = {**arguments, **check_fields(spec)}
         step.needs = set(step_references(read)) | _depends_on(spec)
         if branch is not None:
             step.needs.add(branch[0])

@@ -43,9 +43,9 @@ def run_processing(ctx: StepContext) -> StepOutcome:
             "built-in entrypoint needs the container, which the local executor does not use"
         )
     sandbox = Sandbox(ctx.work)
-    inputs = [_input(ctx.name, item) for item in args.get("ProcessingInputs") or []]
+    inputs = [parse_input(ctx.name, item) for item in args.get("ProcessingInputs") or []]
     outputs = [
-        _output(ctx.name, item)
+        parse_output(ctx.name, item)
         for item in (args.get("ProcessingOutputConfig") or {}).get("Outputs", [])
     ]
     request = {**args, "ProcessingJobName": ctx.job_name}
@@ -73,7 +73,7 @@ def run_processing(ctx: StepContext) -> StepOutcome:
         s3files.download(ctx.objects, uri, sandbox.local(path))
     for _, _, path in outputs:
         sandbox.local(path).mkdir(parents=True, exist_ok=True)
-    _write_config(ctx, sandbox, request, arn)
+    write_config(ctx, sandbox, request, arn)
 
     run_logged(
         command,
@@ -104,7 +104,7 @@ def run_processing(ctx: StepContext) -> StepOutcome:
     )
 
 
-def _write_config(ctx: StepContext, sandbox: Sandbox, request: dict[str, Any], arn: str) -> None:
+def write_config(ctx: StepContext, sandbox: Sandbox, request: dict[str, Any], arn: str) -> None:
     """/opt/ml/config/processingjobconfig.json (the CreateProcessingJob request with the job's
     ARN) and resourceconfig.json (the hosts), as SageMaker Processing provides them: see
     https://docs.aws.amazon.com/sagemaker/latest/dg/build-your-own-processing-container.html"""
@@ -146,7 +146,8 @@ def read_property_files(ctx: StepContext, outputs: dict[str, Path]) -> dict[str,
     return files
 
 
-def _input(step: str, item: dict[str, Any]) -> tuple[str, str, str]:
+def parse_input(step: str, item: dict[str, Any]) -> tuple[str, str, str]:
+    """(InputName, S3Uri, LocalPath) of a ProcessingInput the local executor can download."""
     name = item.get("InputName", "?")
     s3 = item.get("S3Input")
     if not isinstance(s3, dict):
@@ -160,7 +161,8 @@ def _input(step: str, item: dict[str, Any]) -> tuple[str, str, str]:
     return name, render(s3.get("S3Uri")), str(s3.get("LocalPath", ""))
 
 
-def _output(step: str, item: dict[str, Any]) -> tuple[str, str, str]:
+def parse_output(step: str, item: dict[str, Any]) -> tuple[str, str, str]:
+    """(OutputName, S3Uri, LocalPath) of a ProcessingOutput."""
     name = item.get("OutputName", "?")
     s3 = item.get("S3Output")
     if not isinstance(s3, dict):
