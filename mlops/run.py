@@ -46,7 +46,7 @@ from mlops.builds import (
 from mlops.follow import ApprovalOpened, ExecutionFollower, phase_times
 from mlops.params import parse_params
 from mlops.progress import Progress, StepReport, metric_line, summary_table
-from pipelines.names import EVALUATE_STEP, EVALUATION, EVALUATION_FILE, TRAIN_STEP
+from pipelines.names import BASELINE_STEP, EVALUATE_STEP, EVALUATION, EVALUATION_FILE, TRAIN_STEP
 
 if TYPE_CHECKING:
     from mlops.inputs import Input
@@ -635,6 +635,7 @@ def _collect(
     sagemaker, s3 = target.client("sagemaker"), target.client("s3")
     metrics = _fetch_evaluation(sagemaker, s3, outcome, staging)
     _fetch_model(sagemaker, s3, outcome, staging)
+    _fetch_baseline(s3, outcome, staging / BASELINE_FOLDER)
     package_arn, approval_status = _registered_package(sagemaker, outcome)
     gate = {"metric": "mse", "threshold": threshold}
     return _pipeline_summary(outcome, types, overrides, metrics, gate, package_arn, approval_status)
@@ -678,6 +679,19 @@ def _fetch_evaluation(
     body = read_object(s3, f"{uri.rstrip('/')}/{EVALUATION_FILE}")
     write_atomic(staging / EVALUATION_FILE, body)
     return json.loads(body)
+
+
+#: The run folder's copy of the data-quality baseline (statistics.json, constraints.json).
+BASELINE_FOLDER = "baseline"
+
+
+def _fetch_baseline(s3: Any, outcome: pipeline_run.PipelineOutcome, folder: Path) -> None:
+    """The baseline the QualityCheck step computed (its QualityCheckStepMetadata's URIs)."""
+    metadata = (outcome.step(BASELINE_STEP) or {}).get("Metadata", {}).get("QualityCheck") or {}
+    for key in ("CalculatedBaselineStatistics", "CalculatedBaselineConstraints"):
+        uri = metadata.get(key)
+        if uri:
+            write_atomic(folder / uri.rsplit("/", 1)[-1], read_object(s3, uri))
 
 
 def _fetch_model(

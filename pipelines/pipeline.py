@@ -1,6 +1,7 @@
 """The SageMaker Pipeline, read top to bottom like its DAG:
 
 Preprocess -> Train -> Evaluate -> QualityGate -> Register | QualityGateFailed
+Preprocess -> DataQualityBaseline --------------> Register (its drift-check baselines)
 """
 
 from __future__ import annotations
@@ -29,9 +30,10 @@ def build_pipeline(settings: Settings, session: PipelineSession) -> Pipeline:
 
     preprocess = steps.preprocess_step(settings, session, params)
     train = steps.train_step(settings, session, params, preprocess)
+    baseline = steps.data_quality_baseline_step(settings, session, preprocess)
     evaluate = steps.evaluate_step(settings, session, params, preprocess, train, report)
     metric = steps.gate_metric(evaluate, report)
-    register = steps.register_step(settings, session, train, evaluate)
+    register = steps.register_step(settings, session, train, evaluate, baseline)
     gate = steps.quality_gate_step(
         metric, params, if_steps=[register], else_steps=[steps.fail_step(metric, params)]
     )
@@ -39,6 +41,6 @@ def build_pipeline(settings: Settings, session: PipelineSession) -> Pipeline:
     return Pipeline(
         name=settings.pipeline_name,
         parameters=params.all(),
-        steps=[preprocess, train, evaluate, gate],
+        steps=[preprocess, train, baseline, evaluate, gate],
         sagemaker_session=session,
     )

@@ -13,23 +13,30 @@ import pipelines.sdk  # noqa: F401 - first, so the SDK imports quietly
 
 # isort: split
 from sagemaker import image_uris
+from sagemaker.drift_check_baselines import DriftCheckBaselines
 from sagemaker.inputs import TrainingInput
 from sagemaker.model import Model
 from sagemaker.model_metrics import MetricsSource, ModelMetrics
+from sagemaker.model_monitor.dataset_format import DatasetFormat
 from sagemaker.processing import ProcessingInput, ProcessingOutput, ScriptProcessor
+from sagemaker.workflow.check_job_config import CheckJobConfig
 from sagemaker.workflow.condition_step import ConditionStep
 from sagemaker.workflow.conditions import ConditionLessThanOrEqualTo
+from sagemaker.workflow.execution_variables import ExecutionVariables
 from sagemaker.workflow.fail_step import FailStep
 from sagemaker.workflow.functions import Join, JsonGet
 from sagemaker.workflow.model_step import ModelStep
 from sagemaker.workflow.pipeline_context import PipelineSession
 from sagemaker.workflow.properties import PropertyFile
+from sagemaker.workflow.quality_check_step import DataQualityCheckConfig, QualityCheckStep
 from sagemaker.workflow.step_collections import StepCollection
 from sagemaker.workflow.steps import CacheConfig, ProcessingStep, Step, TrainingStep
 from sagemaker.xgboost import XGBoost
 
 from core.settings import PROCESSING_ROOT, SCRIPTS_DIR, Settings
 from pipelines.names import (
+    BASELINE,
+    BASELINE_STEP,
     EVALUATE_STEP,
     EVALUATION,
     EVALUATION_FILE,
@@ -98,7 +105,7 @@ def preprocess_step(
             ],
             outputs=[
                 ProcessingOutput(output_name=name, source=f"{PROCESSING_ROOT}/{name}")
-                for name in (*SPLITS, STATISTICS)
+                for name in (*SPLITS, BASELINE, STATISTICS)
             ],
             arguments=script_args(
                 input=f"{PROCESSING_ROOT}/input",
@@ -187,6 +194,50 @@ def evaluate_step(
     )
 
 
+def data_quality_baseline_step(
+    settings: Settings, session: PipelineSession, preprocess: ProcessingStep
+) -> QualityCheckStep:
+    """Model Monitor's data-quality baseline of the features the model is trained on.
+
+    SageMaker's native step for it (QualityCheckStep, DATA_QUALITY): the analyzer computes
+    statistics.json and constraints.json from Preprocess's `baseline` output (the training
+    split's features, with their names). No check against an earlier baseline (skip_check):
+    new training data may differ, and that is what retraining is for. The new baseline is the
+    one registered with the model (register_new_baseline), so monitoring compares the
+    endpoint's traffic with the data its model learned from.
+    """
+    dataset = preprocess.properties.ProcessingOutputConfig.Outputs[BASELINE].S3Output.S3Uri
+    output = Join(
+        on="/",
+        values=[
+            "s3:/",
+            session.default_bucket(),
+            settings.pipeline_name,
+            ExecutionVariables.PIPELINE_EXECUTION_ID,
+            BASELINE_STEP,
+        ],
+    )
+    return QualityCheckStep(
+        name=BASELINE_STEP,
+        quality_check_config=DataQualityCheckConfig(
+            baseline_dataset=dataset,
+            dataset_format=DatasetFormat.csv(header=True),
+            output_s3_uri=output,
+        ),
+        check_job_config=CheckJobConfig(
+            role=settings.role_arn,
+            instance_count=1,
+            instance_type=settings.processing_instance_type,
+            volume_size_in_gb=30,
+            sagemaker_session=session,
+        ),
+        skip_check=True,
+        register_new_baseline=True,
+        model_package_group_name=settings.model_package_group,
+        cache_config=cache_config(settings),
+    )
+
+
 def evaluation_report() -> PropertyFile:
     """evaluation.json, readable by later steps through JsonGet."""
     return PropertyFile(name="EvaluationReport", output_name=EVALUATION, path=EVALUATION_FILE)
@@ -198,19 +249,35 @@ def gate_metric(evaluate: ProcessingStep, report: PropertyFile) -> JsonGet:
 
 
 def register_step(
-    settings: Settings, session: PipelineSession, train: TrainingStep, evaluate: ProcessingStep
+    settings: Settings,
+    session: PipelineSession,
+    train: TrainingStep,
+    evaluate: ProcessingStep,
+    baseline: QualityCheckStep,
 ) -> ModelStep:
-    """Register the model with its metrics as PendingManualApproval: a person decides.
+    """Register the model with its metrics and data baseline as PendingManualApproval: a
+    person decides.
 
     The container serves `xgboost-model` in algorithm mode, so no repack step is needed; the
     metrics URI is joined from Evaluate's output property, never a path fixed at build time.
+    The data-quality baseline goes in twice, as SageMaker's MLOps templates register it: the
+    calculated one as the model's data-quality metrics, the one used for drift checks as its
+    drift-check baselines (what monitoring of its endpoint compares traffic with).
     """
     evaluation_uri = evaluate.properties.ProcessingOutputConfig.Outputs[EVALUATION].S3Output.S3Uri
+    properties = baseline.properties
+
+    def json_at(uri: object) -> MetricsSource:
+        return MetricsSource(s3_uri=uri, content_type="application/json")
+
     metrics = ModelMetrics(
-        model_statistics=MetricsSource(
-            s3_uri=Join(on="/", values=[evaluation_uri, EVALUATION_FILE]),
-            content_type="application/json",
-        )
+        model_statistics=json_at(Join(on="/", values=[evaluation_uri, EVALUATION_FILE])),
+        model_data_statistics=json_at(properties.CalculatedBaselineStatistics),
+        model_data_constraints=json_at(properties.CalculatedBaselineConstraints),
+    )
+    drift = DriftCheckBaselines(
+        model_data_statistics=json_at(properties.BaselineUsedForDriftCheckStatistics),
+        model_data_constraints=json_at(properties.BaselineUsedForDriftCheckConstraints),
     )
     model = Model(
         image_uri=xgboost_image(settings),
@@ -229,6 +296,7 @@ def register_step(
             model_package_group_name=settings.model_package_group,
             approval_status=PENDING_MANUAL_APPROVAL,
             model_metrics=metrics,
+            drift_check_baselines=drift,
             description=f"XGBoost regression of rings, {settings.project}",
         ),
     )

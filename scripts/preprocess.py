@@ -5,12 +5,14 @@ Runs as the SageMaker Processing step (XGBoost 3.0-5 container) and, unchanged, 
     python scripts/preprocess.py --input data/abalone.csv --output-dir out/
 
 Outputs under --output-dir: train/train.csv, validation/validation.csv, test/test.csv (target
-`rings` first, then the features, no header, no index: the built-in XGBoost CSV layout) and
-statistics/statistics.json (column statistics of the training split, the baseline for drift
-checks). Every input is validated before anything is written, because a bad file caught here
+`rings` first, then the features, no header, no index: the built-in XGBoost CSV layout),
+baseline/baseline.csv (the training split's features with a header row and no target: the
+rows an endpoint receives, named, the dataset of the pipeline's data-quality baseline) and
+statistics/statistics.json (column statistics of the training split). Every input is
+validated before anything is written, because a bad file caught here
 costs seconds while a bad file caught by training costs a job. A bad input ends with one line
 on stderr and exit code 1; outputs are staged under temporary names and only renamed into place
-once all four are complete, so a failure never leaves half-written artifacts. "Row N" in
+once all of them are complete, so a failure never leaves half-written artifacts. "Row N" in
 messages is the N-th data row of the named file (the header is not counted).
 
 Spaces around a value and quotes around it are formatting, as spreadsheet exports write them:
@@ -53,6 +55,8 @@ OUTPUT_COLUMNS = (TARGET, *FEATURES)
 MIN_ROWS = 20
 QUANTILES = (0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99)
 SPLITS = ("train", "validation", "test")
+#: The data-quality baseline's dataset: the training split's features, named.
+BASELINE = "baseline"
 
 
 class InputError(Exception):
@@ -366,7 +370,9 @@ def statistics(train: pd.DataFrame, sex: pd.Series, sizes: dict[str, int], seed:
     }
 
 
-def write_outputs(output_dir: Path, tables: dict[str, pd.DataFrame], stats: dict) -> None:
+def write_outputs(
+    output_dir: Path, tables: dict[str, pd.DataFrame], stats: dict, baseline: pd.DataFrame
+) -> None:
     """Stage every file under a temporary name next to its target, then rename all of them.
 
     Temporary files sit in the final directories (not one staging tree) so that os.replace
@@ -380,6 +386,11 @@ def write_outputs(output_dir: Path, tables: dict[str, pd.DataFrame], stats: dict
             temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
             staged.append((temporary, target))
             table.to_csv(temporary, header=False, index=False, lineterminator="\n")
+        target = output_dir / BASELINE / f"{BASELINE}.csv"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+        staged.append((temporary, target))
+        baseline.to_csv(temporary, header=True, index=False, lineterminator="\n")
         target = output_dir / "statistics" / "statistics.json"
         target.parent.mkdir(parents=True, exist_ok=True)
         temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
@@ -414,7 +425,8 @@ def run(args: argparse.Namespace) -> str:
     stats = statistics(
         tables["train"], frame[CATEGORICAL].iloc[indices["train"]], counts, args.seed
     )
-    write_outputs(Path(args.output_dir), tables, stats)
+    baseline = tables["train"].drop(columns=[TARGET])
+    write_outputs(Path(args.output_dir), tables, stats, baseline)
     return (
         f"preprocess: {len(frame)} rows -> train {counts['train']}, validation "
         f"{counts['validation']}, test {counts['test']} (seed {args.seed})"

@@ -443,7 +443,14 @@ def _mse(execution: Execution) -> float:
 def test_full_execution_registers_a_model_awaiting_approval(first_run: Execution) -> None:
     run = first_run
     assert (run.status, run.reason) == ("Succeeded", None)
-    assert run.names == ["Preprocess", "Train", "Evaluate", "QualityGate", "Register-RegisterModel"]
+    assert run.names == [
+        "Preprocess",
+        "Train",
+        "DataQualityBaseline",
+        "Evaluate",
+        "QualityGate",
+        "Register-RegisterModel",
+    ]
     for step in run.steps:
         assert step["StepStatus"] == "Succeeded" and "CacheHitResult" not in step
         assert step["StartTime"] <= step["EndTime"]
@@ -503,7 +510,14 @@ def test_quality_gate_failure_names_the_metric_and_registers_nothing(
     mse = _mse(failed)
     expected = f"Test MSE {mse} is above the quality gate threshold MseThreshold = 0.1"
     assert (failed.status, failed.reason) == ("Failed", expected)
-    assert failed.names == ["Preprocess", "Train", "Evaluate", "QualityGate", "QualityGateFailed"]
+    assert failed.names == [
+        "Preprocess",
+        "Train",
+        "DataQualityBaseline",
+        "Evaluate",
+        "QualityGate",
+        "QualityGateFailed",
+    ]
     assert failed.step("QualityGate")["Metadata"] == {"Condition": {"Outcome": "False"}}
     fail = failed.step("QualityGateFailed")
     assert fail["StepStatus"] == "Failed"

@@ -25,7 +25,10 @@ MEASUREMENTS = [
 ]
 OUTPUT_COLUMNS = ["rings", *MEASUREMENTS, "sex_F", "sex_I", "sex_M"]
 SPLITS = ("train", "validation", "test")
-OUTPUT_FILES = [f"{s}/{s}.csv" for s in SPLITS] + ["statistics/statistics.json"]
+OUTPUT_FILES = [f"{s}/{s}.csv" for s in SPLITS] + [
+    "baseline/baseline.csv",
+    "statistics/statistics.json",
+]
 
 
 def read_split(out: Path, split: str) -> pd.DataFrame:
@@ -128,6 +131,16 @@ def test_directory_input_is_concatenated_in_name_order(
     assert result.returncode == 0, result.stderr
     for name in OUTPUT_FILES:
         assert (out / name).read_bytes() == (abalone_splits / name).read_bytes(), name
+
+
+def test_the_baseline_dataset_is_the_training_features_with_their_names(abalone_splits):
+    """What the data-quality baseline is computed on: the rows an endpoint receives, named."""
+    baseline = pd.read_csv(abalone_splits / "baseline" / "baseline.csv")
+    train = read_split(abalone_splits, "train")
+    assert list(baseline.columns) == list(OUTPUT_COLUMNS[1:])
+    pd.testing.assert_frame_equal(
+        baseline, train.drop(columns=[OUTPUT_COLUMNS[0]]), check_dtype=False
+    )
 
 
 def test_summary_line_and_no_leftover_files(run_script, abalone_csv, tmp_path):

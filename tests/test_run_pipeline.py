@@ -45,6 +45,7 @@ def test_success_registers_a_pending_package(first_run: tuple[int, dict], runs_d
     assert [s["name"] for s in summary["steps"]] == [
         "Preprocess",
         "Train",
+        "DataQualityBaseline",
         "Evaluate",
         "QualityGate",
         "Register-RegisterModel",

@@ -87,6 +87,37 @@ def test_approved_run_deploys_the_model(approved: tuple[int, dict, str]) -> None
     assert re.search(r"^Review: http://127\.0\.0\.1:\d+/review\?id=", out, re.MULTILINE)
 
 
+def test_the_data_quality_baseline_is_computed_and_registered_with_the_model(
+    approved: tuple[int, dict, str], runs_dir: Path, abalone_splits: Path
+) -> None:
+    """Model Monitor's statistics and constraints of the training features, in the run folder
+    and as the package's drift-check baselines (what monitoring compares traffic with)."""
+    summary = approved[1]
+    folder = runs_dir / summary["run_id"] / "baseline"
+    statistics = json.loads((folder / "statistics.json").read_text())
+    constraints = json.loads((folder / "constraints.json").read_text())
+    train = (abalone_splits / "baseline" / "baseline.csv").read_text().splitlines()
+    assert statistics["dataset"]["item_count"] == len(train) - 1  # the header
+    names = train[0].split(",")
+    assert [f["name"] for f in statistics["features"]] == names
+    assert [f["name"] for f in constraints["features"]] == names
+    length = statistics["features"][0]["numerical_statistics"]
+    assert (
+        length["min"] > 0
+        and length["max"] <= 1
+        and len(length["distribution"]["kll"]["buckets"]) == 10
+    )
+    history = json.loads((runs_dir / summary["run_id"] / "execution_history.json").read_text())
+    [package] = [
+        json.loads(e["stateExitedEventDetails"]["output"])["package"]
+        for e in history
+        if e.get("stateExitedEventDetails", {}).get("name") == "DescribeModelPackage"
+    ]
+    drift = package["DriftCheckBaselines"]["ModelDataQuality"]
+    assert drift["Statistics"]["S3Uri"].endswith("/DataQualityBaseline/statistics.json")
+    assert drift["Constraints"]["S3Uri"].endswith("/DataQualityBaseline/constraints.json")
+
+
 def test_run_folder_keeps_what_was_sent(approved: tuple[int, dict, str], runs_dir: Path) -> None:
     summary = approved[1]
     folder = runs_dir / summary["run_id"]
