@@ -143,8 +143,12 @@ def workflow_template(settings: Settings) -> Json:
     from workflow.substitutions import placeholders_in
 
     text = asl(settings)
-    scheduled = execution_input({}, **{TRIGGER: {"Type": "schedule"}})
-    return build_template(settings, text, placeholders_in(text), scheduled)
+    return build_template(settings, text, placeholders_in(text), schedule_input())
+
+
+def schedule_input() -> dict[str, Any]:
+    """What the schedule starts the workflow with: the defaults, and the schedule as trigger."""
+    return execution_input({}, **{TRIGGER: {"Type": "schedule"}})
 
 
 def build_template(

@@ -19,7 +19,6 @@ from urllib.parse import parse_qs, urlsplit
 from clients.cloudformation import stack_resources
 from clients.session import Target
 from core import names
-from core.contracts import execution_input
 from core.settings import Settings
 from deploy import template as tpl
 from deploy.workflow_stack import deploy_workflow_stack
@@ -79,7 +78,7 @@ def _urls(value: Any) -> Iterator[str]:
 
 def workflow_template(settings: Settings, asl_text: str) -> dict[str, Any]:
     """The template `mlops template` prints, from an already built ASL (no SDK import)."""
-    return tpl.build_template(settings, asl_text, placeholders_in(asl_text), execution_input({}))
+    return tpl.build_template(settings, asl_text, placeholders_in(asl_text), tpl.schedule_input())
 
 
 @contextmanager

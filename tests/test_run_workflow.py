@@ -119,8 +119,13 @@ def test_the_data_quality_baseline_is_computed_and_registered_with_the_model(
 
 
 def test_run_folder_keeps_what_was_sent(approved: tuple[int, dict, str], runs_dir: Path) -> None:
+    from core.settings import Settings
+    from deploy.template import render, workflow_template
+
     summary = approved[1]
     folder = runs_dir / summary["run_id"]
+    # The stack the run deployed is the one `mlops template` prints, byte for byte.
+    assert (folder / "template.json").read_text() == render(workflow_template(Settings())) + "\n"
     asl = json.loads((folder / "state_machine.asl.json").read_text())
     assert "HumanApproval" in json.dumps(asl) and "${" not in json.dumps(asl)
     history = json.loads((folder / "execution_history.json").read_text())
