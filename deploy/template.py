@@ -28,6 +28,8 @@ from core.contracts import (
     LAMBDA_HANDLER,
     LAMBDA_RUNTIME,
     PIPELINE_PARAMETERS,
+    POLL_SECONDS,
+    ROLLOUT,
     SMOKE_TEST_HANDLER,
     TRIGGER,
     execution_input,
@@ -79,6 +81,8 @@ SLACK_WEBHOOK_SECRET_ARN = "SlackWebhookSecretArn"
 SLACK_SIGNING_SECRET_ARN = "SlackSigningSecretArn"
 APPROVAL_BASE_URL = "ApprovalBaseUrl"
 APPROVAL_CONCURRENCY = "ApprovalReservedConcurrency"
+POLL_SECONDS_PARAMETER = "PollSeconds"
+ROLLOUT_BAKE_SECONDS = "RolloutBakeSeconds"
 ROLLBACK_ERROR_RATE = "RollbackErrorRate"
 ROLLBACK_MODEL_LATENCY = "RollbackModelLatencyMicroseconds"
 
@@ -249,6 +253,21 @@ def _parameters() -> Json:
             ),
             "Default": str(DEFAULT_APPROVAL_CONCURRENCY),
             "MinValue": 1,
+        },
+        POLL_SECONDS_PARAMETER: {
+            "Type": "Number",
+            "Description": "Seconds between the workflow's status checks in the runs the stack "
+            "starts (the schedule, new data, drift)",
+            "Default": "60",
+            "MinValue": 1,
+        },
+        ROLLOUT_BAKE_SECONDS: {
+            "Type": "Number",
+            "Description": "Baking period after each traffic shift of an endpoint update in the "
+            "runs the stack starts, alarms watched",
+            "Default": "300",
+            "MinValue": 0,
+            "MaxValue": 3600,
         },
         ROLLBACK_ERROR_RATE: {
             "Type": "Number",
@@ -577,6 +596,31 @@ def _notifications(settings: Settings) -> Json:
     }
 
 
+#: Markers for the stack's own settings in a run's input, replaced by Fn::Sub references.
+_STACK_SETTINGS = {POLL_SECONDS_PARAMETER: "@poll@", ROLLOUT_BAKE_SECONDS: "@bake@"}
+
+
+def run_input(payload: Mapping[str, Any]) -> Json:
+    """The input text with which the stack starts a run (the schedule, the rules): `payload`
+    plus the stack's PollSeconds and RolloutBakeSeconds, as numbers (Fn::Sub).
+
+    Those two depend on where the stack runs (60 s and a 300 s bake on AWS; `mlops up` deploys
+    with 1 s and a short bake), so they are stack parameters, not defaults of the workflow.
+    """
+    settings = {
+        **payload,
+        POLL_SECONDS: _STACK_SETTINGS[POLL_SECONDS_PARAMETER],
+        ROLLOUT: {
+            **dict(payload.get(ROLLOUT) or {}),
+            "WaitIntervalInSeconds": _STACK_SETTINGS[ROLLOUT_BAKE_SECONDS],
+        },
+    }
+    text = json.dumps(settings, sort_keys=True)
+    for name, marker in _STACK_SETTINGS.items():
+        text = text.replace(f'"{marker}"', f"${{{name}}}")
+    return sub(text)
+
+
 def _schedule(settings: Settings, execution_input: Mapping[str, Any]) -> Json:
     return {
         SCHEDULE_DLQ: {
@@ -613,7 +657,7 @@ def _schedule(settings: Settings, execution_input: Mapping[str, Any]) -> Json:
                 "Target": {
                     "Arn": ref(STATE_MACHINE),
                     "RoleArn": get_att(SCHEDULE_ROLE, "Arn"),
-                    "Input": json.dumps(execution_input, sort_keys=True),
+                    "Input": run_input(execution_input),
                     "RetryPolicy": {
                         "MaximumRetryAttempts": SCHEDULE_RETRIES,
                         "MaximumEventAgeInSeconds": SCHEDULE_MAX_EVENT_AGE_SECONDS,
@@ -668,7 +712,7 @@ def _event_rules(settings: Settings) -> Json:
                             },
                             # Placeholders inside quotes are inserted as text (EventBridge
                             # user guide, "Input transformation").
-                            "InputTemplate": json.dumps(
+                            "InputTemplate": run_input(
                                 {
                                     PIPELINE_PARAMETERS: [{"Name": "InputDataUrl", "Value": uri}],
                                     TRIGGER: {"Type": "new-data", "Object": uri},

@@ -10,7 +10,7 @@ serves the review page on 127.0.0.1, all as on AWS.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -87,8 +87,12 @@ def deploy_locally(
     settings: Settings,
     asl_text: str,
     log: Callable[[str], None] = lambda _line: None,
+    parameters: Mapping[str, str] | None = None,
 ) -> Iterator[LocalWorkflow]:
-    """Deploy the workflow stack; Slack's stand-in listens for the block's duration."""
+    """Deploy the workflow stack; Slack's stand-in listens for the block's duration.
+
+    `parameters` are more of the template's parameters (e.g. PollSeconds for `mlops up`).
+    """
     template = workflow_template(settings, asl_text)
     stack_name = names.stack_name(settings)
     with webhook_sink() as slack:
@@ -104,6 +108,7 @@ def deploy_locally(
             tpl.APPROVAL_EMAIL: EMAIL_TO,
             tpl.APPROVAL_EMAIL_SENDER: EMAIL_FROM,
             tpl.APPROVERS: EMAIL_TO,
+            **(parameters or {}),
         }
         result = deploy_workflow_stack(target, settings, template, stack_name, parameters, log=log)
         resources = stack_resources(target.client("cloudformation"), stack_name)

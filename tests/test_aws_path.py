@@ -107,9 +107,16 @@ def test_schedule_input_is_the_workflow_input_contract(app_template):
     from workflow.inputs import defaults
 
     schedule = app_template["Resources"][tpl.SCHEDULE]["Properties"]
-    sent = json.loads(schedule["Target"]["Input"])
-    # The defaults, but the reviewer learns the schedule started the run.
-    assert sent == execution_input({}, Trigger={"Type": "schedule"})
+    text = schedule["Target"]["Input"]["Fn::Sub"]
+    parameters = app_template["Parameters"]
+    for name in (tpl.POLL_SECONDS_PARAMETER, tpl.ROLLOUT_BAKE_SECONDS):
+        text = text.replace(f"${{{name}}}", parameters[name]["Default"])
+    sent = json.loads(text)
+    # The defaults, but the reviewer learns the schedule started the run, and the stack's
+    # own poll and bake settings (60 s and 300 s unless deployed otherwise).
+    assert sent == execution_input(
+        {}, Trigger={"Type": "schedule"}, PollSeconds=60, Rollout={"WaitIntervalInSeconds": 300}
+    )
     assert set(sent) <= set(defaults(SETTINGS))
     assert POLL_SECONDS in defaults(SETTINGS)
 

@@ -755,6 +755,8 @@ def test_an_upload_under_the_input_prefix_starts_one_run_with_it_as_input(stack:
     assert given == {
         "PipelineParameters": [{"Name": "InputDataUrl", "Value": uri}],
         "Trigger": {"Type": "new-data", "Object": uri},
+        "PollSeconds": 60,  # the stack's parameters, as deployed
+        "Rollout": {"WaitIntervalInSeconds": 300},
     }
-    # (It polls its pipeline every 60 s, the default: its approval is not waited for here.)
+    # (It polls its pipeline every 60 s: its approval is not waited for here.)
     stack.sfn.stop_execution(executionArn=execution, cause="test over")
