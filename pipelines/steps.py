@@ -22,6 +22,7 @@ from sagemaker.processing import ProcessingInput, ProcessingOutput, ScriptProces
 from sagemaker.workflow.check_job_config import CheckJobConfig
 from sagemaker.workflow.condition_step import ConditionStep
 from sagemaker.workflow.conditions import ConditionLessThanOrEqualTo
+from sagemaker.workflow.entities import PipelineVariable
 from sagemaker.workflow.execution_variables import ExecutionVariables
 from sagemaker.workflow.fail_step import FailStep
 from sagemaker.workflow.functions import Join, JsonGet
@@ -267,7 +268,7 @@ def register_step(
     evaluation_uri = evaluate.properties.ProcessingOutputConfig.Outputs[EVALUATION].S3Output.S3Uri
     properties = baseline.properties
 
-    def json_at(uri: object) -> MetricsSource:
+    def json_at(uri: str | PipelineVariable) -> MetricsSource:
         return MetricsSource(s3_uri=uri, content_type="application/json")
 
     metrics = ModelMetrics(
