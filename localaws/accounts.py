@@ -61,6 +61,12 @@ class Account:
     #: EventBridge's queue of deliveries to this account's targets (`localaws.events_seam`),
     #: made on the first event; closing the account makes what is queued and stops it.
     deliveries: Closing | None = None
+    #: Seconds between runs of every Scheduled monitoring schedule (`local_aws(monitor_every=)`);
+    #: None runs each at its own cron expression's hours (`localaws.monitoring_seam`).
+    monitor_every: float | None = None
+    #: Model Monitor's schedules and executions, and the clock that runs them
+    #: (`localaws.monitoring_seam.Monitoring`), made on first use; closing the account stops it.
+    monitoring: Closing | None = None
 
     def __post_init__(self) -> None:
         self.mirror = ObjectMirror(self.account_id)
@@ -96,20 +102,28 @@ _ACCOUNTS: dict[str, Account] = {}
 _LOCK = threading.Lock()
 
 
-def open_account(region: str, endpoint: str, executor: Executor | None) -> Account:
+def open_account(
+    region: str, endpoint: str, executor: Executor | None, monitor_every: float | None = None
+) -> Account:
     """A new account: moto's default id when it is free (stable ARNs and cache keys for the
     usual single local AWS), else a fresh random one."""
     with _LOCK:
         account_id = DEFAULT_ACCOUNT_ID
         while account_id in _ACCOUNTS:
             account_id = f"{secrets.randbelow(10**12):012d}"
-        account = Account(account_id, region, endpoint, executor=executor)
+        account = Account(
+            account_id, region, endpoint, executor=executor, monitor_every=monitor_every
+        )
         _ACCOUNTS[account_id] = account
         return account
 
 
 def close_account(account: Account) -> None:
-    if account.deliveries is not None:  # while the account is still found by its id
+    # While the account is still found by its id; monitoring first: an execution in progress
+    # still puts its metrics and reports.
+    if account.monitoring is not None:
+        account.monitoring.close()
+    if account.deliveries is not None:
         account.deliveries.close()
     with _LOCK:
         _ACCOUNTS.pop(account.account_id, None)

@@ -26,7 +26,7 @@ from moto.moto_server.threaded_moto_server import MotoRequestHandler
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 from werkzeug.serving import make_server
 
-from localaws import accounts, sagemaker_seam
+from localaws import accounts, monitoring_seam, sagemaker_seam
 from localaws.accounts import Account, Executor, Fault
 from localaws.auth import CredentialCheck
 from localaws.sessions import local_session
@@ -115,6 +115,18 @@ class LocalAWS:
             if hasattr(m, "raw_data")
         ]
 
+    @property
+    def monitor_every(self) -> float | None:
+        """Seconds between the runs of every Scheduled monitoring schedule, if the clock runs
+        them so (`local_aws(monitor_every=)`); None: each at its own cron expression's hours."""
+        return self.account.monitor_every
+
+    def run_monitoring_schedules(self, name: str | None = None) -> list[dict[str, Any]]:
+        """Run every Scheduled Model Monitor schedule, or the one named, now, in this thread;
+        returns the executions' summaries (as ListMonitoringExecutions gives them), in the
+        order they ran. ValueError for a name that is not a Scheduled schedule."""
+        return monitoring_seam.monitoring(self.account).run(name)
+
     def published(self, topic_arn: str) -> list[dict[str, Any]]:
         """Every message published to an SNS topic, oldest first: Subject and Message."""
         from moto.sns.models import sns_backends
@@ -124,21 +136,34 @@ class LocalAWS:
 
 
 @contextmanager
-def local_aws(executor: Executor | None = None, region: str = DEFAULT_REGION) -> Iterator[LocalAWS]:
+def local_aws(
+    executor: Executor | None = None,
+    region: str = DEFAULT_REGION,
+    monitor_every: float | None = None,
+) -> Iterator[LocalAWS]:
     """Start moto on 127.0.0.1 (a free port) as a new account; tear it all down after.
 
     Inside the block the standard AWS variables point at the server with this start's
     credentials, so boto3, the sagemaker SDK and every subprocess reach it unchanged; they are
     restored on exit. The server refuses requests signed with any other credentials.
+
+    Model Monitor's schedules run at their cron expressions' hours, or, with `monitor_every`,
+    every that many seconds (`localaws.monitoring_seam`); `LocalAWS.run_monitoring_schedules`
+    runs them at once.
     """
+    if monitor_every is not None and not monitor_every > 0:
+        raise ValueError(f"monitor_every={monitor_every!r}: a number of seconds above 0, or None")
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     sagemaker_seam.install()
+    monitoring_seam.install()
     moto_api_backend.set_config(_MOTO_CONFIG)
     check = CredentialCheck(DomainDispatcherApplication(_backend_app))
     server = make_server("127.0.0.1", 0, check, threaded=True, request_handler=MotoRequestHandler)
     port = server.server_address[1]
     endpoint = f"http://127.0.0.1:{port}"
-    account = accounts.open_account(region, endpoint, executor)
+    account = accounts.open_account(region, endpoint, executor, monitor_every)
+    if monitor_every is not None:
+        monitoring_seam.monitoring(account).start_clock()
     check.allow(account)
     thread = threading.Thread(
         target=server.serve_forever,
