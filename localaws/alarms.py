@@ -32,6 +32,8 @@ here: their state is what SetAlarmState makes it.
 `install()` makes DescribeAlarms and DescribeAlarmsForMetric evaluate the alarms they return, so
 an alarm read through the API is current, as on CloudWatch; endpoint deployments
 (`localaws.deployments`) evaluate their rollback alarms throughout each baking period.
+`LocalCloudWatchBackend.prune` drops old datapoints of given metrics: moto keeps every
+datapoint in memory, and the runtime seam keeps its invocation metrics to a few hours.
 """
 
 from __future__ import annotations
@@ -74,6 +76,8 @@ _SET_BY_HAND: weakref.WeakKeyDictionary[Alarm, tuple[dt.datetime, int]] = (
     weakref.WeakKeyDictionary()
 )
 _LOCK = threading.Lock()
+#: Guards a backend's datapoints while they are put, pruned or read with their drop count.
+_DATA_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -95,8 +99,8 @@ def evaluate(alarm: Alarm, backend: CloudWatchBackend, now: dt.datetime | None =
     if rule is None:
         return str(alarm.state_value)
     with _LOCK:
-        data = list(backend.metric_data)
-        if _held(alarm, data, now):
+        data, dropped = _snapshot(backend)
+        if _held(alarm, data, dropped, now):
             return str(alarm.state_value)
         since = rule.range_start(now)
         samples = [d for d in data if _naive(d.timestamp) >= since and _measures(alarm, d)]
@@ -121,6 +125,11 @@ class LocalCloudWatchBackend(CloudWatchBackend):
 
     # moto derives URL routing from the backend's module: keep moto's own.
     __module__ = CloudWatchBackend.__module__
+
+    def __init__(self, region_name: str, account_id: str) -> None:
+        super().__init__(region_name, account_id)
+        #: How many datapoints `prune` has dropped.
+        self.pruned = 0
 
     def _evaluated(self, alarms: Iterable[Alarm]) -> list[Alarm]:
         listed = list(alarms)
@@ -150,7 +159,28 @@ class LocalCloudWatchBackend(CloudWatchBackend):
         super().set_alarm_state(alarm_name, reason, reason_data, state_value)
         alarm = self.alarms[alarm_name]
         with _LOCK:
-            _SET_BY_HAND[alarm] = (alarm.state_updated_timestamp, len(self.metric_data))
+            data, dropped = _snapshot(self)
+            _SET_BY_HAND[alarm] = (alarm.state_updated_timestamp, dropped + len(data))
+
+    def put_metric_data(self, namespace: str, metric_data: list[dict[str, Any]]) -> None:
+        with _DATA_LOCK:
+            super().put_metric_data(namespace, metric_data)
+
+    def prune(self, namespace: str, names: frozenset[str], before: dt.datetime) -> int:
+        """Drop the datapoints of the namespace's named metrics timestamped before `before`
+        (naive UTC); returns how many went. The runtime seam keeps its invocation metrics to a
+        few hours this way (localaws.runtime_seam)."""
+        with _DATA_LOCK:
+            kept = [
+                d
+                for d in self.metric_data
+                if d.namespace != namespace or d.name not in names or _naive(d.timestamp) >= before
+            ]
+            gone = len(self.metric_data) - len(kept)
+            if gone:
+                self.metric_data[:] = kept
+                self.pruned += gone
+        return gone
 
 
 def install() -> None:
@@ -348,15 +378,25 @@ def _statistic(rule: _Rule, start: dt.datetime, data: list[Any]) -> _Point | Non
     return _Point(start, value, float(count))
 
 
-def _held(alarm: Alarm, data: list[Any], now: dt.datetime) -> bool:
+def _snapshot(backend: CloudWatchBackend) -> tuple[list[Any], int]:
+    """The backend's datapoints, and how many `prune` has dropped before them."""
+    with _DATA_LOCK:
+        return list(backend.metric_data), getattr(backend, "pruned", 0)
+
+
+def _held(alarm: Alarm, data: list[Any], dropped: int, now: dt.datetime) -> bool:
     """Whether a state SetAlarmState gave still holds: until a period has passed or a datapoint
-    of the alarm's metric has been put since."""
+    of the alarm's metric has been put since.
+
+    The datapoints put since are those after the count stored then (counting those pruned
+    since: pruning drops hours-old datapoints, put long before any state that still holds).
+    """
     by_hand = _SET_BY_HAND.get(alarm)
     if by_hand is None or by_hand[0] != alarm.state_updated_timestamp:
         return False
     if (now - by_hand[0]).total_seconds() >= (alarm.period or 60):
         return False
-    return not any(_measures(alarm, d) for d in data[by_hand[1] :])
+    return not any(_measures(alarm, d) for d in data[max(by_hand[1] - dropped, 0) :])
 
 
 # --- wording ------------------------------------------------------------------------------

@@ -1,21 +1,32 @@
-"""Deployment guardrails: UpdateEndpoint's blue/green traffic shifting, baking periods and
-auto-rollback on CloudWatch alarms.
+"""Endpoint fleets: CreateEndpoint's instances loading their models, and UpdateEndpoint's
+blue/green deployments with traffic shifting, baking periods and auto-rollback on CloudWatch
+alarms.
 
-moto has no UpdateEndpoint (`localaws.sagemaker_seam` adds it). With a DeploymentConfig,
-SageMaker deploys as its developer guide describes ("Deployment guardrails", "Blue/Green
-Deployments", "Use all at once / canary / linear traffic shifting", "Auto-Rollback
-Configuration and Monitoring"; API reference UpdateEndpoint, DeploymentConfig,
-BlueGreenUpdatePolicy, TrafficRoutingConfig, CapacitySize, AutoRollbackConfig): a green fleet
-with the new endpoint config comes up beside the blue one serving the old config, and traffic
-shifts to it
+CreateEndpoint (API reference): "When SageMaker receives the request, it sets the endpoint
+status to Creating. After it creates the endpoint, it sets the status to InService." Locally the
+endpoint is Creating while every production variant's model loads as InvokeEndpoint will serve
+it (`localaws.runtime_seam.provision`, kept loaded by `localaws.hosting`), then InService; when
+one cannot load, Failed, with SageMaker's FailureReason for a container that does not come up
+("The primary container for production variant ... did not pass the ping health check. ...")
+followed by the container's own error.
+
+moto has no UpdateEndpoint (`localaws.sagemaker_seam` adds it). "When you update your endpoint,
+Amazon SageMaker AI automatically uses a blue/green deployment" (developer guide, "Blue/Green
+Deployments"; also "Deployment guardrails", "Use all at once / canary / linear traffic
+shifting", "Auto-Rollback Configuration and Monitoring"; API reference UpdateEndpoint,
+DeploymentConfig, BlueGreenUpdatePolicy, TrafficRoutingConfig, CapacitySize,
+AutoRollbackConfig): a green fleet with the new endpoint config comes up beside the blue one
+serving the old config, and traffic shifts to it
 
 - ALL_AT_ONCE: all of it in one step;
 - CANARY: first CanarySize of the green fleet's capacity (at most 50%), then the rest;
 - LINEAR: in steps of LinearStepSize (10-50% of the capacity).
 
-Every step, the last one included, is followed by a baking period of WaitIntervalInSeconds;
-then TerminationWaitInSeconds pass before the blue fleet goes and the endpoint is InService on
-the new config, with the DeploymentConfig as LastDeploymentConfig. Meanwhile the endpoint is
+The green fleet's models load first, as at creation; if one cannot, no traffic moves and the
+endpoint is InService on the old config with the FailureReason of a failed creation. Every
+step, the last one included, is followed by a baking period of WaitIntervalInSeconds; then
+TerminationWaitInSeconds pass before the blue fleet goes and the endpoint is InService on the
+new config, with the DeploymentConfig as LastDeploymentConfig. Meanwhile the endpoint is
 Updating, with PendingDeploymentSummary naming the new config. If any alarm of the
 AutoRollbackConfiguration is in ALARM during a bake (evaluated every POLL_SECONDS by
 `localaws.alarms`), or MaximumExecutionTimeoutInSeconds passes, all traffic goes back to blue:
@@ -23,14 +34,17 @@ the endpoint is RollingBack for ROLLBACK_SECONDS, then InService on the old conf
 FailureReason naming the alarms. A share in CAPACITY_PERCENT is that percentage of the green
 fleet's instances, in INSTANCE_COUNT that many of them (a serverless variant counts as one).
 A RollingUpdatePolicy shifts as LINEAR does, in steps of its MaximumBatchSize (5-50%); without
-an update policy the deployment is ALL_AT_ONCE with no bake. RetainDeploymentConfig reuses the
-endpoint's LastDeploymentConfig; without any DeploymentConfig the endpoint switches at once.
+an update policy the deployment is ALL_AT_ONCE with no bake ("If no update policy is
+specified, SageMaker uses a blue/green deployment strategy with all at once traffic shifting by
+default", API reference, DeploymentConfig). RetainDeploymentConfig reuses the endpoint's
+LastDeploymentConfig. Without any DeploymentConfig the update is that default deployment too,
+and LastDeploymentConfig stays as it was (nothing documents SageMaker's setting it then).
 
-Locally both fleets are the two configs' models, served as soon as they are asked for:
-`Deployment.routes_to_green` is how `localaws.runtime_seam` picks a fleet per request, by the
-deployment's current traffic share. Each deployment runs in a daemon thread. It stops when its
-endpoint is deleted, when the account's SageMaker backend resets, and, within POLL_SECONDS,
-when the local AWS account closes.
+Locally both fleets are the two configs' models: `Deployment.fleet` is how
+`localaws.runtime_seam` picks a fleet per request, by the deployment's current traffic share.
+Each creation and deployment runs in a daemon thread. It stops when its endpoint is deleted,
+when the account's SageMaker backend resets, and, within POLL_SECONDS of a wait, when the local
+AWS account closes (a model being loaded finishes loading first).
 """
 
 from __future__ import annotations
@@ -49,7 +63,18 @@ from moto.sagemaker.exceptions import ValidationError
 
 from localaws import accounts, alarms
 
-__all__ = ["Deployment", "Plan", "fleet_capacity", "plan", "stop", "switch", "update"]
+__all__ = [
+    "Creation",
+    "Deployment",
+    "Plan",
+    "create",
+    "fleet_capacity",
+    "plan",
+    "provision",
+    "stop",
+    "switch",
+    "update",
+]
 
 #: How often a bake evaluates its alarms and a deployment checks that it should go on.
 POLL_SECONDS = 0.1
@@ -60,6 +85,13 @@ JOIN_SECONDS = 5.0
 #: The share of capacity each step size may take, in percent (API reference, TrafficRoutingConfig
 #: and RollingUpdatePolicy).
 STEP_LIMITS = {"CanarySize": (0, 50), "LinearStepSize": (10, 50), "MaximumBatchSize": (5, 50)}
+
+#: SageMaker's FailureReason when an instance's container does not come up (as SageMaker
+#: reports it, e.g. aws/sagemaker-python-sdk issue 787); locally the container's error follows.
+HEALTH_CHECK_FAILED = (
+    "The primary container for production variant {variant} did not pass the ping health "
+    "check. Please check CloudWatch logs for this endpoint."
+)
 
 _LOCK = threading.RLock()
 
@@ -78,6 +110,10 @@ class Plan:
     termination_seconds: float
     timeout_seconds: float | None
     alarm_names: list[str]
+
+
+#: What SageMaker deploys without a DeploymentConfig: blue/green, all at once, no bake.
+DEFAULT = Plan([1.0], 0.0, 0.0, None, [])
 
 
 def plan(
@@ -180,18 +216,90 @@ def _seconds(value: Any) -> float | None:
     return None if value is None else float(value)
 
 
-# --- one deployment -------------------------------------------------------------------------
+# --- the endpoint's threads ----------------------------------------------------------------
+
+
+class _Task:
+    """Work on one endpoint in a daemon thread: provisioning or a deployment. It ends when
+    `stop` is called (DeleteEndpoint, a reset), when the endpoint goes, and, within
+    POLL_SECONDS of a sleep, when the local AWS account closes."""
+
+    endpoint_name: str
+    _stop: threading.Event
+    _thread: threading.Thread | None
+
+    def fleet(self, config_name: str) -> str | None:
+        """The config that answers a request to the endpoint serving `config_name` while this
+        runs, or None when the endpoint is not deploying (the runtime seam asks per request)."""
+        return None
+
+    def stop(self) -> None:
+        """End the work where it is (the endpoint or its account is going)."""
+        self._stop.set()
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(JOIN_SECONDS)
+
+    def _launch(
+        self, kind: str, backend: Any, endpoint: Any, run: Callable[[Callable[[], bool]], None]
+    ) -> None:
+        """Start `run(alive)` in a thread named `<kind>-<endpoint>`; alive() tells whether the
+        endpoint and its account are still there."""
+        account = accounts.account(backend.account_id)
+
+        def alive() -> bool:
+            if account is not None and accounts.account(backend.account_id) is not account:
+                return False
+            return backend.endpoints.get(self.endpoint_name) is endpoint
+
+        self._thread = threading.Thread(
+            target=run, args=(alive,), name=f"{kind}-{self.endpoint_name}", daemon=True
+        )
+        self._thread.start()
+
+    def _sleep(self, seconds: float, alive: Callable[[], bool]) -> None:
+        if self._stop.wait(seconds) or not alive():
+            raise _Stopped
 
 
 @dataclass(eq=False)
-class Deployment:
+class Creation(_Task):
+    """A CreateEndpoint in progress: the endpoint's instances start and load their models."""
+
+    endpoint_name: str
+    #: DescribeEndpointConfig of the endpoint's config.
+    config: dict[str, Any]
+    _stop: threading.Event = field(default_factory=threading.Event, init=False, repr=False)
+    _thread: threading.Thread | None = field(default=None, init=False, repr=False)
+
+    def start(self, backend: Any, endpoint: Any) -> None:
+        self._launch(
+            "creation", backend, endpoint, lambda alive: self._run(backend, endpoint, alive)
+        )
+
+    def _run(self, backend: Any, endpoint: Any, alive: Callable[[], bool]) -> None:
+        reason = provision(backend, self.config)
+        with _LOCK:
+            if backend._deployments.get(self.endpoint_name) is not self or not alive():
+                return
+            # Out of the registry before the status changes: a request that sees InService
+            # never finds the creation still registered.
+            del backend._deployments[self.endpoint_name]
+            endpoint.failure_reason = reason
+            endpoint.endpoint_status = "InService" if reason is None else "Failed"
+            endpoint.last_modified_time = utcnow()
+
+
+@dataclass(eq=False)
+class Deployment(_Task):
     """An UpdateEndpoint in progress: which configs are blue and green, and the traffic share."""
 
     endpoint_name: str
     blue: str
     green: str
     plan: Plan
-    deployment_config: dict[str, Any]
+    #: The UpdateEndpoint's DeploymentConfig (None: SageMaker's default deployment).
+    deployment_config: dict[str, Any] | None
     #: DescribeEndpointConfig of the green config.
     green_config: dict[str, Any]
     #: The share of requests the green fleet answers; the runtime seam reads it per request.
@@ -205,49 +313,47 @@ class Deployment:
         share = self.green_share
         return share >= 1 or (share > 0 and random.random() < share)
 
+    def fleet(self, config_name: str) -> str | None:
+        if self.blue == config_name and self.routes_to_green():
+            return self.green
+        return config_name
+
     def start(self, backend: Any, endpoint: Any, cloudwatch: Any) -> None:
-        account = accounts.account(backend.account_id)
-
-        def alive() -> bool:
-            if account is not None and accounts.account(backend.account_id) is not account:
-                return False
-            return backend.endpoints.get(self.endpoint_name) is endpoint
-
-        self._thread = threading.Thread(
-            target=self._run,
-            args=(backend, endpoint, cloudwatch, alive),
-            name=f"deployment-{self.endpoint_name}",
-            daemon=True,
+        self._launch(
+            "deployment",
+            backend,
+            endpoint,
+            lambda alive: self._run(backend, endpoint, cloudwatch, alive),
         )
-        self._thread.start()
-
-    def stop(self) -> None:
-        """End the deployment where it is (the endpoint or its account is going)."""
-        self._stop.set()
-        thread = self._thread
-        if thread is not None and thread is not threading.current_thread():
-            thread.join(JOIN_SECONDS)
 
     def _run(self, backend: Any, endpoint: Any, cloudwatch: Any, alive: Callable[[], bool]) -> None:
         deadline = None
         if self.plan.timeout_seconds is not None:
             deadline = time.monotonic() + self.plan.timeout_seconds
         try:
-            reason = self._shift(endpoint, cloudwatch, alive, deadline)
-            if reason is not None:
-                with _LOCK:
-                    if backend._deployments.get(self.endpoint_name) is not self:
-                        return
-                    self.green_share = 0.0
-                    endpoint.endpoint_status = "RollingBack"
-                    endpoint.last_modified_time = utcnow()
-                self._sleep(ROLLBACK_SECONDS, alive)
+            # The green fleet starts first: no traffic moves to models that cannot load.
+            reason = provision(backend, self.green_config)
+            self._sleep(0, alive)
+            if reason is None:
+                reason = self._shift(endpoint, cloudwatch, alive, deadline)
+                if reason is not None:
+                    self._roll_back(backend, endpoint, alive)
         except _Stopped:
             return
         except Exception as exc:  # a local fault must not leave the endpoint Updating
             self.green_share = 0.0
             reason = f"The deployment failed locally: {type(exc).__name__}: {exc}"
         self._finish(backend, endpoint, reason)
+
+    def _roll_back(self, backend: Any, endpoint: Any, alive: Callable[[], bool]) -> None:
+        """All traffic back to blue: RollingBack for ROLLBACK_SECONDS while green goes."""
+        with _LOCK:
+            if backend._deployments.get(self.endpoint_name) is not self:
+                raise _Stopped
+            self.green_share = 0.0
+            endpoint.endpoint_status = "RollingBack"
+            endpoint.last_modified_time = utcnow()
+        self._sleep(ROLLBACK_SECONDS, alive)
 
     def _shift(
         self, endpoint: Any, cloudwatch: Any, alive: Callable[[], bool], deadline: float | None
@@ -286,15 +392,12 @@ class Deployment:
             left = until - now if deadline is None else min(until, deadline) - now
             self._sleep(min(POLL_SECONDS, max(left, 0.0)), alive)
 
-    def _sleep(self, seconds: float, alive: Callable[[], bool]) -> None:
-        if self._stop.wait(seconds) or not alive():
-            raise _Stopped
-
     def _finish(self, backend: Any, endpoint: Any, reason: str | None) -> None:
         with _LOCK:
             if backend._deployments.get(self.endpoint_name) is not self:
                 return
-            endpoint.last_deployment_config = copy.deepcopy(self.deployment_config)
+            if self.deployment_config is not None:
+                endpoint.last_deployment_config = copy.deepcopy(self.deployment_config)
             if reason is None:
                 switch(endpoint, self.green_config)
             endpoint.failure_reason = reason
@@ -324,7 +427,19 @@ class Deployment:
         }
 
 
-# --- UpdateEndpoint -----------------------------------------------------------------------
+# --- CreateEndpoint and UpdateEndpoint -------------------------------------------------------
+
+
+def create(backend: Any, endpoint: Any, config: dict[str, Any]) -> None:
+    """CreateEndpoint's instances start: the endpoint is Creating until the models of `config`
+    (DescribeEndpointConfig's answer) have loaded, then InService, or Failed with a
+    FailureReason."""
+    with _LOCK:
+        creation = Creation(endpoint.endpoint_name, config)
+        backend._deployments[endpoint.endpoint_name] = creation
+        endpoint.endpoint_status = "Creating"
+        endpoint.failure_reason = None
+        creation.start(backend, endpoint)
 
 
 def update(
@@ -336,26 +451,23 @@ def update(
 ) -> str:
     """UpdateEndpoint to `config` (DescribeEndpointConfig's answer); returns the endpoint's ARN.
 
-    ValidationError as SageMaker's while a deployment is in progress or when the
-    DeploymentConfig cannot be deployed.
+    ValidationError as SageMaker's while the endpoint is being created or deployed, when it has
+    failed, or when the DeploymentConfig cannot be deployed.
     """
     from moto.cloudwatch.models import cloudwatch_backends
 
     with _LOCK:
-        if endpoint.endpoint_name in backend._deployments:
-            raise ValidationError(message=f'Cannot update in-progress endpoint "{endpoint.arn}".')
+        _check_updatable(backend, endpoint)
         if not deployment_config and retain_deployment_config:
             deployment_config = getattr(endpoint, "last_deployment_config", None)
-        if not deployment_config:
-            switch(endpoint, config)
-            return str(endpoint.arn)
         cloudwatch = cloudwatch_backends[backend.account_id][backend.region_name]
+        variants = config.get("ProductionVariants") or []
         deployment = Deployment(
             endpoint_name=endpoint.endpoint_name,
             blue=endpoint.endpoint_config_name,
             green=config["EndpointConfigName"],
-            plan=plan(deployment_config, config.get("ProductionVariants") or [], cloudwatch),
-            deployment_config=copy.deepcopy(deployment_config),
+            plan=plan(deployment_config, variants, cloudwatch) if deployment_config else DEFAULT,
+            deployment_config=copy.deepcopy(deployment_config) if deployment_config else None,
             green_config=config,
         )
         backend._deployments[endpoint.endpoint_name] = deployment
@@ -365,6 +477,37 @@ def update(
         endpoint.last_modified_time = utcnow()
         deployment.start(backend, endpoint, cloudwatch)
     return str(endpoint.arn)
+
+
+def _check_updatable(backend: Any, endpoint: Any) -> None:
+    """ValidationError unless the endpoint is InService with nothing in progress: a failed
+    endpoint takes DeleteEndpoint only (API reference, DescribeEndpoint, EndpointStatus)."""
+    status = endpoint.endpoint_status
+    if endpoint.endpoint_name not in backend._deployments and status == "InService":
+        return
+    if status == "Failed":
+        raise ValidationError(
+            message=f'Cannot update failed endpoint "{endpoint.arn}": DeleteEndpoint is the '
+            "only operation a failed endpoint takes."
+        )
+    raise ValidationError(message=f'Cannot update in-progress endpoint "{endpoint.arn}".')
+
+
+def provision(backend: Any, config: dict[str, Any]) -> str | None:
+    """Start the instances of `config` (DescribeEndpointConfig's answer): every production
+    variant's model loaded as InvokeEndpoint serves it (`localaws.runtime_seam.provision`,
+    cached by `localaws.hosting`). None when they all load, else the FailureReason."""
+    from localaws import runtime_seam
+
+    for variant in config.get("ProductionVariants") or []:
+        try:
+            runtime_seam.provision(backend, variant)
+        except (Exception, SystemExit) as exc:  # a container that exits fails its check too
+            return (
+                HEALTH_CHECK_FAILED.format(variant=variant.get("VariantName"))
+                + f" The container's error: {runtime_seam.container_error(exc)}"
+            )
+    return None
 
 
 def switch(endpoint: Any, config: dict[str, Any]) -> None:

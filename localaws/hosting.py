@@ -4,8 +4,10 @@ A real endpoint loads its model when an instance starts and answers every reques
 The local stand-in does the same: `load_archive` extracts a `model.tar.gz` into a private
 folder and loads it with `localaws.serving` (the container's contract); the result is cached
 by what defines a served model (image, environment and the archive's identity: its S3 ETag or
-its file's size and modification time), so only the first request pays for loading. Used by
-the local `InvokeEndpoint` (localaws.runtime_seam) and by `mlops predict` / `mlops serve`.
+its file's size and modification time), so only the first call pays for loading. The local
+endpoints make that call while Creating (localaws.deployments, through
+`localaws.runtime_seam.provision`), so `InvokeEndpoint` finds the model loaded; `mlops predict`
+and `mlops serve` load it on their first request.
 """
 
 from __future__ import annotations

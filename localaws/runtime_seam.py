@@ -8,12 +8,19 @@ InferenceSpecification container) -> Image, ModelDataUrl and Environment. The mo
 read from the local S3 and served by `localaws.hosting` with the container's contract
 (`localaws.serving`), loaded once per model. Instance-backed and serverless variants serve alike.
 
+As on SageMaker, the model loads when the endpoint's instances start, not on the first request:
+`provision` (the same resolution and loading) is what `localaws.deployments` runs while the
+endpoint is Creating, and for the green fleet of an UpdateEndpoint before any traffic moves. A
+model that cannot load leaves the endpoint Failed (an update: InService on its old config),
+with a FailureReason carrying the container's error. An image of its own, which the local AWS
+cannot run, is not loaded: its endpoint goes InService and requests answer ModelError 500.
+
 Errors are SageMaker's (API reference, InvokeEndpoint, "Errors"; botocore's sagemaker-runtime
-model): a missing endpoint or variant is `ValidationError` (400); a container that refuses or
-fails a request is `ModelError` (424) with `OriginalStatusCode`, `OriginalMessage` and
-`LogStreamArn`, its message worded as SageMaker words it ("Received client error (415) from
-primary with message ..."). A model that cannot load answers ModelError 500 on its first
-request (on AWS the endpoint would fail to reach InService instead).
+model): a missing endpoint or variant is `ValidationError` (400), and so is an endpoint that is
+not serving (Creating, Failed, OutOfService, Deleting; Updating, RollingBack and SystemUpdating
+serve); a container that refuses or fails a request is `ModelError` (424) with
+`OriginalStatusCode`, `OriginalMessage` and `LogStreamArn`, its message worded as SageMaker
+words it ("Received client error (415) from primary with message ...").
 
 While an UpdateEndpoint deploys blue/green (`localaws.deployments`), each request goes to the
 new config (green) with the deployment's current traffic share, else to the old one (blue);
@@ -27,7 +34,11 @@ with Amazon CloudWatch"): namespace `AWS/SageMaker`, dimensions EndpointName and
 4xx or 5xx, else 0), and `ModelLatency` and `OverheadLatency` in microseconds (the model's
 time; the rest of the request's time here). During a deployment the same datapoints are also
 put with a third dimension, EndpointConfigName, the fleet's config, as the guide's
-"Auto-Rollback Configuration and Monitoring" describes for alarms on one fleet.
+"Auto-Rollback Configuration and Monitoring" describes for alarms on one fleet. CloudWatch keeps
+datapoints for weeks; moto keeps every one in memory (about 3 KB a request), so the local
+CloudWatch keeps these metrics' datapoints for METRICS_RETENTION (3 hours): a runtime backend
+drops the older ones at most every PRUNE_SECONDS (a minute), not per request. Alarms and
+GetMetricStatistics see no invocation data older than that.
 
 Data capture follows the endpoint config's DataCaptureConfig (EnableCapture,
 InitialSamplingPercentage, CaptureOptions, CaptureContentTypeHeader) and writes SageMaker's
@@ -58,10 +69,11 @@ from urllib.parse import unquote
 
 from moto.cloudwatch.models import CloudWatchBackend, cloudwatch_backends
 from moto.core.exceptions import JsonRESTError
+from moto.core.routing import get_service_router
 from moto.sagemakerruntime.models import SageMakerRuntimeBackend, sagemakerruntime_backends
 from moto.sagemakerruntime.responses import SageMakerRuntimeResponse
 
-from localaws import hosting, serving
+from localaws import alarms, hosting, serving
 
 __all__ = ["Invocation", "LocalSageMakerRuntimeBackend", "ModelError", "install"]
 
@@ -73,6 +85,18 @@ CAPTURE_FILE_RECORDS = 1000
 CAPTURE_FILE_BYTES = 8 << 20
 #: Where SageMaker puts its endpoint invocation metrics.
 METRICS_NAMESPACE = "AWS/SageMaker"
+#: The invocation metrics each request puts (see the module docstring).
+INVOCATION_METRICS = frozenset(
+    {"Invocations", "Invocation4XXErrors", "Invocation5XXErrors", "ModelLatency", "OverheadLatency"}
+)
+#: How long the local CloudWatch keeps the invocation metrics' datapoints.
+METRICS_RETENTION = dt.timedelta(hours=3)
+#: How often, at most, a runtime backend drops the datapoints older than that.
+PRUNE_SECONDS = 60.0
+#: The endpoint statuses in which InvokeEndpoint is answered (API reference, DescribeEndpoint,
+#: EndpointStatus): InService, and while an update, a rollback or maintenance runs, by the
+#: fleet that serves meanwhile.
+SERVING_STATUSES = frozenset({"InService", "Updating", "SystemUpdating", "RollingBack"})
 
 
 class ValidationError(JsonRESTError):
@@ -128,6 +152,8 @@ class LocalSageMakerRuntimeBackend(SageMakerRuntimeBackend):
         self._capture_lock = threading.Lock()
         self._capture_files: dict[tuple[str, str, str, str], _CaptureFile] = {}
         self._cloudwatch: CloudWatchBackend | None = None
+        #: When (time.perf_counter) `_metrics` next drops the datapoints past METRICS_RETENTION.
+        self._next_prune = 0.0
 
     def invoke(
         self,
@@ -148,6 +174,7 @@ class LocalSageMakerRuntimeBackend(SageMakerRuntimeBackend):
             raise ValidationError(
                 f"Endpoint {endpoint_name} of account {self.account_id} not found."
             )
+        _check_in_service(endpoint, self.account_id)
         if len(body) > MAX_PAYLOAD_BYTES:
             raise ValidationError(
                 f"Request payload of {len(body)} bytes is larger than the real-time endpoint "
@@ -164,25 +191,13 @@ class LocalSageMakerRuntimeBackend(SageMakerRuntimeBackend):
             endpoint_name, config.production_variants, target_variant, current
         )
         container = _container(sagemaker, variant)
-        environment = container.get("Environment") or {}
         fleet = config_name if deploying else None
         model_started = time.perf_counter()
         try:
-            model_data, model_etag = self._source(container.get("ModelDataUrl"))
-            code, code_etag = self._source(_submit_directory(environment))
-            served = hosting.load_archive(
-                model_data,
-                f"{container.get('ModelDataUrl')}:{model_etag}:{code_etag}",
-                container.get("Image"),
-                environment,
-                code,
-            )
-            response = served.invoke(body, content_type, accept)
+            # Loaded when the endpoint's instances started (localaws.deployments): a lookup.
+            response = _load(self.account_id, container).invoke(body, content_type, accept)
         except Exception as exc:
-            failed = exc if isinstance(exc, serving.ServingError) else None
-            status = failed.status if failed is not None else 500
-            # The container answers 500 to anything it did not expect.
-            message = str(exc) if failed is not None else f"{type(exc).__name__}: {exc}"
+            status, message = _container_error(exc)
             self._metrics(
                 endpoint_name, variant["VariantName"], fleet, status, started, model_started
             )
@@ -236,26 +251,16 @@ class LocalSageMakerRuntimeBackend(SageMakerRuntimeBackend):
         if cloudwatch is None:
             cloudwatch = self._cloudwatch = cloudwatch_backends[self.account_id][self.region_name]
         cloudwatch.put_metric_data(METRICS_NAMESPACE, data)
+        if done >= self._next_prune:
+            self._next_prune = done + PRUNE_SECONDS
+            self._prune(cloudwatch)
 
-    # --- model data -------------------------------------------------------------------------
-
-    def _object(self, uri: str) -> Any:
-        from moto.s3.models import s3_backends
-
-        bucket, _, key = uri.removeprefix("s3://").partition("/")
-        try:
-            return s3_backends[self.account_id]["aws"].get_object(bucket, key)
-        except Exception:
-            return None
-
-    def _source(self, uri: str | None) -> tuple[Callable[[], bytes] | None, str]:
-        """An S3 object's bytes (read only if called) and ETag; (None, "") without a URI."""
-        if not uri:
-            return None, ""
-        found = self._object(uri)
-        if found is None:
-            raise serving.ServingError(500, f"Failed to download model data from {uri}")
-        return (lambda: bytes(found.value)), str(found.etag)
+    @staticmethod
+    def _prune(cloudwatch: CloudWatchBackend) -> None:
+        """Drop the invocation datapoints older than METRICS_RETENTION (module docstring)."""
+        if isinstance(cloudwatch, alarms.LocalCloudWatchBackend):
+            now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+            cloudwatch.prune(METRICS_NAMESPACE, INVOCATION_METRICS, now - METRICS_RETENTION)
 
     def _model_error(self, endpoint_name: str, status: int, message: str) -> ModelError:
         side = "client" if 400 <= status < 500 else "server"
@@ -315,6 +320,106 @@ class LocalSageMakerRuntimeBackend(SageMakerRuntimeBackend):
             s3_backends[self.account_id]["aws"].put_object(bucket, key, data)
         except Exception:  # SageMaker drops what it cannot deliver; the request still answers
             return
+
+
+def provision(sagemaker: Any, variant: dict[str, Any]) -> serving.Served | None:
+    """A production variant's model loaded as its instances load it when they start: container
+    resolved as InvokeEndpoint resolves it, model data and code from the local S3 (None for a
+    container the local AWS does not run: `_runs_locally`).
+
+    `localaws.deployments` calls this for every variant of an endpoint config before the
+    endpoint (or its green fleet) takes traffic; `localaws.hosting` keeps the model loaded, so
+    InvokeEndpoint finds it in memory. Raises ValidationError when the variant's model does not
+    exist, and whatever the container raises when the model cannot load (`container_error`
+    words it).
+    """
+    container = _container(sagemaker, variant)
+    _prepare(str(sagemaker.account_id), str(sagemaker.region_name))
+    if not _runs_locally(container):
+        return None
+    return _load(str(sagemaker.account_id), container)
+
+
+def _runs_locally(container: dict[str, Any]) -> bool:
+    """Whether `localaws.serving` runs the container: the XGBoost algorithm's image, or a model
+    with an inference entry point. Another image brings a server of its own, which the local
+    AWS cannot start: whether it would come up cannot be told, so its endpoint goes InService
+    and every request answers ModelError 500 saying why (serving.load's error)."""
+    environment = container.get("Environment") or {}
+    return bool(environment.get("SAGEMAKER_PROGRAM")) or serving.is_xgboost_image(
+        container.get("Image")
+    )
+
+
+def _prepare(account_id: str, region: str) -> None:
+    """Make now what moto makes on the first InvokeEndpoint (tens of milliseconds): its router
+    for the runtime API (from botocore's service model; cached for the process) and the
+    account's CloudWatch backend, where the invocation metrics go."""
+    get_service_router("sagemaker-runtime")
+    cloudwatch_backends[account_id][region]
+
+
+def container_error(exc: BaseException) -> str:
+    """What the container says of an error: its own message, or the exception it did not
+    expect (the container answers 500 to those)."""
+    return _container_error(exc)[1]
+
+
+def _container_error(exc: BaseException) -> tuple[int, str]:
+    if isinstance(exc, serving.ServingError):
+        return exc.status, str(exc)
+    if isinstance(exc, JsonRESTError):
+        return 500, str(exc.message)
+    return 500, f"{type(exc).__name__}: {exc}"
+
+
+def _load(account_id: str, container: dict[str, Any]) -> serving.Served:
+    """The container's model from `localaws.hosting` (loaded on the first call, then cached)."""
+    environment = container.get("Environment") or {}
+    model_data, model_etag = _source(account_id, container.get("ModelDataUrl"))
+    code, code_etag = _source(account_id, _submit_directory(environment))
+    return hosting.load_archive(
+        model_data,
+        f"{container.get('ModelDataUrl')}:{model_etag}:{code_etag}",
+        container.get("Image"),
+        environment,
+        code,
+    )
+
+
+def _source(account_id: str, uri: str | None) -> tuple[Callable[[], bytes] | None, str]:
+    """An S3 object's bytes (read only if called) and ETag; (None, "") without a URI."""
+    if not uri:
+        return None, ""
+    from moto.s3.models import s3_backends
+
+    bucket, _, key = uri.removeprefix("s3://").partition("/")
+    try:
+        found = s3_backends[account_id]["aws"].get_object(bucket, key)
+    except Exception:
+        found = None
+    if found is None:
+        raise serving.ServingError(500, f"Failed to download model data from {uri}")
+    stored = found
+    return (lambda: bytes(stored.value)), str(stored.etag)
+
+
+def _check_in_service(endpoint: Any, account_id: str) -> None:
+    """ValidationError unless the endpoint serves: InService, or updating with its old fleet.
+
+    SageMaker's wording for this refusal is not documented, and none was found in public
+    reports; this one follows the form of its "Endpoint <name> of account <id> not found."
+    """
+    status = str(endpoint.endpoint_status)
+    if status in SERVING_STATUSES:
+        return
+    message = (
+        f"Endpoint {endpoint.endpoint_name} of account {account_id} is not in service: its "
+        f"status is {status}; it takes requests once InService."
+    )
+    if status == "Failed" and endpoint.failure_reason:
+        message += f" FailureReason: {endpoint.failure_reason}"
+    raise ValidationError(message)
 
 
 #: What `invoke` reads when the SageMaker backend keeps no deployments (not the local one).
@@ -416,11 +521,10 @@ def _fleet(sagemaker: Any, endpoint: Any) -> tuple[str, dict[str, float], bool]:
         if "CurrentWeight" in v
     }
     deployment = getattr(sagemaker, "_deployments", _NO_DEPLOYMENTS).get(endpoint.endpoint_name)
-    if deployment is None:
+    fleet = deployment.fleet(config_name) if deployment is not None else None
+    if fleet is None:
         return config_name, current, False
-    if deployment.blue == config_name and deployment.routes_to_green():
-        return deployment.green, {}, True
-    return config_name, current, True
+    return fleet, current if fleet == config_name else {}, True
 
 
 def _container(sagemaker: Any, variant: dict[str, Any]) -> dict[str, Any]:

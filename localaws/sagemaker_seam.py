@@ -8,10 +8,14 @@ start idempotent on `ClientRequestToken` as SageMaker does, and adds
 faults make the next N calls of one SageMaker operation fail with a given error code, for
 retry and failure-path tests. Executor and faults are the account's (localaws.accounts).
 
-UpdateEndpoint honours DeploymentConfig and RetainDeploymentConfig: blue/green traffic
-shifting with baking periods and auto-rollback on CloudWatch alarms (`localaws.deployments`).
-Deleting the endpoint or resetting the backend ends its deployment. The alarms are evaluated
-by `localaws.alarms`, whose CloudWatch backend `install()` puts in place with this one.
+CreateEndpoint answers with the endpoint Creating, as SageMaker does, and InService comes once
+its instances have loaded their models, or Failed with a FailureReason when one cannot (moto
+makes it InService at once). UpdateEndpoint starts the green fleet the same way, then honours
+DeploymentConfig and RetainDeploymentConfig: blue/green traffic shifting with baking periods
+and auto-rollback on CloudWatch alarms; without a DeploymentConfig, SageMaker's default,
+blue/green all at once (`localaws.deployments`). Deleting the endpoint or resetting the
+backend ends its creation or deployment. The alarms are evaluated by `localaws.alarms`, whose
+CloudWatch backend `install()` puts in place with this one.
 """
 
 from __future__ import annotations
@@ -179,11 +183,15 @@ class LocalSageMakerBackend(SageMakerModelBackend):
     def create_endpoint(
         self, endpoint_name: str, endpoint_config_name: str, tags: list[dict[str, str]]
     ) -> Any:
+        """Create the endpoint Creating; its instances load their models in a thread, then it
+        is InService, or Failed with a FailureReason (`localaws.deployments.create`)."""
+        deployments.stop(self, endpoint_name)
         endpoint = super().create_endpoint(endpoint_name, endpoint_config_name, tags)
         # DescribeEndpoint lists the endpoint's attributes: they all exist before any thread
         # of a deployment can change them (None is left out of the answer).
         endpoint.last_deployment_config = None
         endpoint.pending_deployment_summary = None
+        deployments.create(self, endpoint, self.describe_endpoint_config(endpoint_config_name))
         return endpoint
 
     def update_endpoint(

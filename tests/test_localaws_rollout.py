@@ -1,7 +1,9 @@
-"""Deployment guardrails on the local AWS: UpdateEndpoint with a DeploymentConfig shifts traffic
-blue to green, bakes, and rolls back when a CloudWatch alarm trips; InvokeEndpoint puts
-SageMaker's invocation metrics; CloudWatch alarms are evaluated from their data; and
-CloudFormation creates AWS::CloudWatch::Alarm. All through boto3 against `local_aws()`.
+"""Deployment guardrails on the local AWS: UpdateEndpoint starts the green fleet, then with a
+DeploymentConfig shifts traffic blue to green, bakes, and rolls back when a CloudWatch alarm
+trips (without one, all at once); a green fleet that cannot load its model takes no traffic;
+InvokeEndpoint puts SageMaker's invocation metrics, kept three hours; CloudWatch alarms are
+evaluated from their data; and CloudFormation creates AWS::CloudWatch::Alarm. All through boto3
+against `local_aws()`.
 
 The pin (`test_moto_still_...`) checks moto alone: it fails when moto starts evaluating alarms
 itself, and localaws/alarms.py can go.
@@ -22,7 +24,7 @@ from typing import Any
 import numpy as np
 import pytest
 import xgboost as xgb
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, WaiterError
 
 from localaws import LocalAWS, local_aws
 
@@ -52,17 +54,65 @@ def _archive(prediction: float) -> bytes:
     return archive.getvalue()
 
 
+def _script_archive(source: str) -> bytes:
+    """A model.tar.gz with only code/inference.py: `source`."""
+    archive = io.BytesIO()
+    with tarfile.open(fileobj=archive, mode="w:gz") as tar:
+        member = tarfile.TarInfo("code/inference.py")
+        member.size = len(source.encode())
+        tar.addfile(member, io.BytesIO(source.encode()))
+    return archive.getvalue()
+
+
+#: A model that loads and fails every request (ModelError 500).
+FAILING = "def model_fn(model_dir):\n    return 1\n\ndef predict_fn(data, model):\n    1 / 0\n"
+#: A model that takes a while to fail loading: its endpoint's status can be watched meanwhile.
+UNLOADABLE = (
+    "import time\n\ndef model_fn(model_dir):\n    time.sleep(0.5)\n"
+    "    raise RuntimeError('no weights here')\n"
+)
+
+
+#: A model that takes a while to load, then answers NEW.
+SLOW = (
+    f"import time\n\ndef model_fn(model_dir):\n    time.sleep(0.5)\n    return {NEW!r}\n\n"
+    "def predict_fn(data, model):\n    return model\n"
+)
+#: The configs whose model is a script (SAGEMAKER_PROGRAM).
+SCRIPTS = {"failing", "unloadable", "slow"}
+
+
+def _wait_in_service(aws: LocalAWS, endpoint: str) -> None:
+    """boto3's waiter, polling every 50 ms (botocore takes a sub-second Delay)."""
+    aws.client("sagemaker").get_waiter("endpoint_in_service").wait(
+        EndpointName=endpoint, WaiterConfig={"Delay": 0.05, "MaxAttempts": 300}
+    )
+
+
 @pytest.fixture(scope="module")
 def aws() -> Iterator[LocalAWS]:
-    """A local AWS with three endpoint configs of two instances each: `old` and `new` answer
-    OLD and NEW, `bad` has model data that does not load (every request is a ModelError 500)."""
+    """A local AWS with endpoint configs of two instances each: `old` and `new` answer OLD and
+    NEW, `bad` has model data that does not load, `failing` loads and fails every request
+    (ModelError 500), `unloadable` fails loading after half a second, and `slow` loads in half
+    a second, then answers NEW."""
     with local_aws() as local:
         s3, sm = local.client("s3"), local.client("sagemaker")
         s3.create_bucket(Bucket=BUCKET)
-        bodies = {"old": _archive(OLD), "new": _archive(NEW), "bad": b"not a model archive"}
+        bodies = {
+            "old": _archive(OLD),
+            "new": _archive(NEW),
+            "bad": b"not a model archive",
+            "failing": _script_archive(FAILING),
+            "unloadable": _script_archive(UNLOADABLE),
+            "slow": _script_archive(SLOW),
+        }
         for name, body in bodies.items():
             s3.put_object(Bucket=BUCKET, Key=f"{name}/model.tar.gz", Body=body)
-            container = {"Image": IMAGE, "ModelDataUrl": f"s3://{BUCKET}/{name}/model.tar.gz"}
+            container = {
+                "Image": IMAGE,
+                "ModelDataUrl": f"s3://{BUCKET}/{name}/model.tar.gz",
+                "Environment": {"SAGEMAKER_PROGRAM": "inference.py"} if name in SCRIPTS else {},
+            }
             sm.create_model(ModelName=name, ExecutionRoleArn=ROLE, PrimaryContainer=container)
             variant = {
                 "VariantName": "AllTraffic",
@@ -75,9 +125,10 @@ def aws() -> Iterator[LocalAWS]:
 
 
 def _endpoint(aws: LocalAWS, name: str, alarm: bool = True) -> None:
-    """Endpoint `name` on `old`, with an alarm `<name>-5xx` on its 5XX errors (the developer
-    guide's rollback alarm: any error in a minute)."""
+    """Endpoint `name` on `old`, InService, with an alarm `<name>-5xx` on its 5XX errors (the
+    developer guide's rollback alarm: any error in a minute)."""
     aws.client("sagemaker").create_endpoint(EndpointName=name, EndpointConfigName="old")
+    _wait_in_service(aws, name)
     if alarm:
         aws.client("cloudwatch").put_metric_alarm(
             AlarmName=f"{name}-5xx",
@@ -159,7 +210,7 @@ def test_a_failing_canary_trips_its_alarm_and_rolls_back(aws: LocalAWS) -> None:
         "canary-5xx",
     )
     started = time.monotonic()
-    sm.update_endpoint(EndpointName="canary", EndpointConfigName="bad", DeploymentConfig=config)
+    sm.update_endpoint(EndpointName="canary", EndpointConfigName="failing", DeploymentConfig=config)
     statuses, answers = _roll_out(aws, "canary")
 
     # Rolled back during the canary's bake: the rest of the traffic never moved.
@@ -242,13 +293,58 @@ def test_all_at_once_without_a_bake_finishes_at_once(aws: LocalAWS) -> None:
     assert _invoke(aws, "at-once") == ("AllTraffic", NEW)
 
 
-def test_an_update_without_a_deployment_config_switches_at_once(aws: LocalAWS) -> None:
+def test_an_update_without_a_deployment_config_is_blue_green_all_at_once(aws: LocalAWS) -> None:
+    """SageMaker's default deployment: the green fleet starts, then takes all traffic at once."""
     _endpoint(aws, "plain", alarm=False)
     sm = aws.client("sagemaker")
-    sm.update_endpoint(EndpointName="plain", EndpointConfigName="new")
+    sm.update_endpoint(EndpointName="plain", EndpointConfigName="slow")
     endpoint = sm.describe_endpoint(EndpointName="plain")
-    assert (endpoint["EndpointStatus"], endpoint["EndpointConfigName"]) == ("InService", "new")
+    assert (endpoint["EndpointStatus"], endpoint["EndpointConfigName"]) == ("Updating", "old")
+    assert endpoint["PendingDeploymentSummary"]["EndpointConfigName"] == "slow"
+    statuses, answers = _roll_out(aws, "plain")
+    assert set(statuses) == {"Updating"}
+    # The old fleet answered while the new one loaded (half a second).
+    assert answers[0] == ("AllTraffic", OLD)
+    assert set(answers) <= {("AllTraffic", OLD), ("AllTraffic", NEW)}
+    endpoint = sm.describe_endpoint(EndpointName="plain")
+    assert (endpoint["EndpointStatus"], endpoint["EndpointConfigName"]) == ("InService", "slow")
+    assert "LastDeploymentConfig" not in endpoint and "FailureReason" not in endpoint
     assert _invoke(aws, "plain") == ("AllTraffic", NEW)
+    assert not _threads("plain")
+
+
+def test_a_green_fleet_that_cannot_load_takes_no_traffic(aws: LocalAWS) -> None:
+    """The update fails before any traffic moves: InService on the old config, FailureReason."""
+    _endpoint(aws, "unloaded", alarm=False)
+    sm = aws.client("sagemaker")
+    config = _blue_green({"Type": "ALL_AT_ONCE", "WaitIntervalInSeconds": 0})
+    sm.update_endpoint(
+        EndpointName="unloaded", EndpointConfigName="unloadable", DeploymentConfig=config
+    )
+    statuses, answers = _roll_out(aws, "unloaded")
+
+    # Updating while the green fleet tried to load (half a second), and never RollingBack.
+    assert statuses and set(statuses) == {"Updating"}
+    assert set(answers) == {("AllTraffic", OLD)}
+    green = _dimensions("unloaded", EndpointConfigName="unloadable")
+    assert _sum(aws, "Invocations", green) == 0
+    endpoint = sm.describe_endpoint(EndpointName="unloaded")
+    assert (endpoint["EndpointStatus"], endpoint["EndpointConfigName"]) == ("InService", "old")
+    assert endpoint["FailureReason"] == (
+        "The primary container for production variant AllTraffic did not pass the ping health "
+        "check. Please check CloudWatch logs for this endpoint. The container's error: "
+        "RuntimeError: no weights here"
+    )
+    assert endpoint["LastDeploymentConfig"] == config
+    assert "PendingDeploymentSummary" not in endpoint
+    assert {_invoke(aws, "unloaded") for _ in range(10)} == {("AllTraffic", OLD)}
+
+    # Without a DeploymentConfig alike: the model data is not even an archive.
+    sm.update_endpoint(EndpointName="unloaded", EndpointConfigName="bad")
+    _roll_out(aws, "unloaded")
+    endpoint = sm.describe_endpoint(EndpointName="unloaded")
+    assert (endpoint["EndpointStatus"], endpoint["EndpointConfigName"]) == ("InService", "old")
+    assert "not a readable tar archive" in endpoint["FailureReason"]
 
 
 def test_updates_sagemaker_refuses(aws: LocalAWS) -> None:
@@ -291,18 +387,42 @@ def test_updates_sagemaker_refuses(aws: LocalAWS) -> None:
     sm.delete_endpoint(EndpointName="busy")
     assert not _threads("busy")
 
+    # Nor is an endpoint being created updated, or a failed one (DeleteEndpoint only).
+    sm.create_endpoint(EndpointName="creating", EndpointConfigName="unloadable")
+    assert sm.describe_endpoint(EndpointName="creating")["EndpointStatus"] == "Creating"
+    with pytest.raises(ClientError, match=r'Cannot update in-progress endpoint ".*/creating"'):
+        sm.update_endpoint(EndpointName="creating", EndpointConfigName="old")
+    with pytest.raises(WaiterError, match="Failed"):
+        _wait_in_service(aws, "creating")
+    with pytest.raises(ClientError, match=r'Cannot update failed endpoint ".*/creating"'):
+        sm.update_endpoint(EndpointName="creating", EndpointConfigName="old")
+    sm.delete_endpoint(EndpointName="creating")
+
+
+def test_deleting_an_endpoint_being_created_ends_its_creation(aws: LocalAWS) -> None:
+    sm = aws.client("sagemaker")
+    sm.create_endpoint(EndpointName="short-lived", EndpointConfigName="unloadable")
+    assert [t.name for t in threading.enumerate() if t.name == "creation-short-lived"]
+    sm.delete_endpoint(EndpointName="short-lived")
+    assert not [t for t in threading.enumerate() if t.name == "creation-short-lived"]
+    names = [e["EndpointName"] for e in sm.list_endpoints()["Endpoints"]]
+    assert "short-lived" not in names
+
 
 def test_closing_the_local_aws_ends_its_deployments() -> None:
     with local_aws() as local:
-        sm = local.client("sagemaker")
+        s3, sm = local.client("s3"), local.client("sagemaker")
+        s3.create_bucket(Bucket="closing-models")  # bucket names are global
+        s3.put_object(Bucket="closing-models", Key="model.tar.gz", Body=_archive(OLD))
         variant = {"VariantName": "AllTraffic", "ModelName": "m", "InstanceType": "ml.m5.large"}
-        container = {"Image": IMAGE, "ModelDataUrl": "s3://nowhere/model.tar.gz"}
+        container = {"Image": IMAGE, "ModelDataUrl": "s3://closing-models/model.tar.gz"}
         sm.create_model(ModelName="m", ExecutionRoleArn=ROLE, PrimaryContainer=container)
         for name in ("a", "b"):
             sm.create_endpoint_config(
                 EndpointConfigName=name, ProductionVariants=[{**variant, "InitialInstanceCount": 1}]
             )
         sm.create_endpoint(EndpointName="closing", EndpointConfigName="a")
+        _wait_in_service(local, "closing")
         config = _blue_green({"Type": "ALL_AT_ONCE", "WaitIntervalInSeconds": 600})
         sm.update_endpoint(EndpointName="closing", EndpointConfigName="b", DeploymentConfig=config)
         (thread,) = _threads("closing")
@@ -340,10 +460,58 @@ def test_invocations_put_sagemakers_metrics(aws: LocalAWS) -> None:
     assert _sum(aws, "OverheadLatency", dims, "SampleCount") == 8
     assert _sum(aws, "ModelLatency", dims, "Maximum") > 0
 
-    aws.client("sagemaker").create_endpoint(EndpointName="broken", EndpointConfigName="bad")
+    aws.client("sagemaker").create_endpoint(EndpointName="broken", EndpointConfigName="failing")
+    _wait_in_service(aws, "broken")
     assert _invoke(aws, "broken") == ("error", 500.0)
     assert _sum(aws, "Invocations", _dimensions("broken")) == 1
     assert _sum(aws, ERRORS, _dimensions("broken")) == 1
+
+
+def test_invocation_metrics_are_kept_three_hours(aws: LocalAWS) -> None:
+    """The runtime seam drops its datapoints past METRICS_RETENTION, at most once a minute."""
+    from moto.cloudwatch.models import cloudwatch_backends
+    from moto.sagemakerruntime.models import sagemakerruntime_backends
+
+    from localaws import runtime_seam
+
+    _endpoint(aws, "pruned", alarm=False)
+    cloudwatch = cloudwatch_backends[aws.account_id][aws.region]
+    runtime = sagemakerruntime_backends[aws.account_id][aws.region]
+
+    def stored() -> list[Any]:
+        return [
+            d
+            for d in cloudwatch.metric_data
+            if d.namespace == "AWS/SageMaker"
+            and ("EndpointName", "pruned") in {(x.name, x.value) for x in d.dimensions}
+        ]
+
+    def age(hours: float) -> None:
+        for datum in stored():
+            datum.timestamp = dt.datetime.now(dt.UTC) - dt.timedelta(hours=hours)
+
+    per_request = len(runtime_seam.INVOCATION_METRICS)
+    for _ in range(3):
+        _invoke(aws, "pruned")
+    assert len(stored()) == 3 * per_request
+    old = dt.datetime.now(dt.UTC) - dt.timedelta(hours=4)
+    other = {"Namespace": "Local/Tests", "MetricName": "not-pruned"}
+    _put(aws, other, 1.0, old)
+
+    # A minute later (the clock of the last pruning put back), requests of 3 h 01 min ago go.
+    age(3 + 1 / 60)
+    runtime._next_prune = 0.0
+    _invoke(aws, "pruned")
+    assert len(stored()) == per_request
+    assert [d.name for d in cloudwatch.metric_data if d.name == "not-pruned"] == ["not-pruned"]
+    # Datapoints of 2 h 59 min ago stay; and within the minute nothing is pruned again.
+    age(3 - 1 / 60)
+    runtime._next_prune = 0.0
+    _invoke(aws, "pruned")
+    assert len(stored()) == 2 * per_request
+    age(4)
+    _invoke(aws, "pruned")
+    assert len(stored()) == 3 * per_request
 
 
 # --- alarm evaluation ---------------------------------------------------------------------

@@ -1,5 +1,6 @@
 """The deployed model answers: InvokeEndpoint on the local AWS, `mlops predict`, `mlops serve`,
-and the endpoint's data capture, all on the model of one real `mlops run`."""
+and the endpoint's data capture, all on the model of one real `mlops run`. An endpoint loads its
+model while Creating, as SageMaker's instances do: one that cannot load goes Failed."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import io
 import json
 import re
 import tarfile
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -18,6 +20,7 @@ from typing import Any
 import numpy as np
 import pytest
 import xgboost as xgb
+from botocore.exceptions import WaiterError
 
 from localaws import LocalAWS, local_aws
 from mlops import predict as predict_module
@@ -92,7 +95,14 @@ def aws(run_dir: Path) -> Iterator[LocalAWS]:
             },
         )
         sm.create_endpoint(EndpointName="ep", EndpointConfigName="c1")
+        _wait_in_service(sm, "ep")
         yield local
+
+
+def _wait_in_service(sm: Any, name: str) -> None:
+    """boto3's waiter, polling every 50 ms (botocore takes a sub-second Delay)."""
+    waiter = sm.get_waiter("endpoint_in_service")
+    waiter.wait(EndpointName=name, WaiterConfig={"Delay": 0.05, "MaxAttempts": 600})
 
 
 def _model(sm: Any, name: str, data: str, environment: dict[str, str] | None = None) -> None:
@@ -176,6 +186,7 @@ def test_variant_weights_and_target_variant(aws: LocalAWS, run_dir: Path) -> Non
         ProductionVariants=[_variant("Blue", "m1", 1.0), _variant("Green", "m1", 0.0)],
     )
     sm.create_endpoint(EndpointName="two", EndpointConfigName="two")
+    _wait_in_service(sm, "two")
     seen = {_invoke(aws, ROW, EndpointName="two")["InvokedProductionVariant"] for _ in range(20)}
     assert seen == {"Blue"}  # a weight of 0 takes no traffic
     target = _invoke(aws, ROW, EndpointName="two", TargetVariant="Green")
@@ -209,10 +220,12 @@ def test_serverless_endpoint_and_model_package_serve_alike(aws: LocalAWS) -> Non
         ],
     )
     sm.create_endpoint(EndpointName="serverless", EndpointConfigName="serverless")
+    _wait_in_service(sm, "serverless")
     assert _invoke(aws, ROW, EndpointName="serverless")["Text"] == _invoke(aws, ROW)["Text"]
 
 
-def test_a_model_that_fails_to_load_is_a_model_error(aws: LocalAWS) -> None:
+def test_a_model_that_fails_to_load_fails_the_endpoint(aws: LocalAWS) -> None:
+    """As on SageMaker, the endpoint never reaches InService: Failed, with the reason."""
     s3, sm = aws.client("s3"), aws.client("sagemaker")
     s3.put_object(Bucket=BUCKET, Key="broken/model.tar.gz", Body=b"not a tar archive")
     _model(sm, "broken", f"s3://{BUCKET}/broken/model.tar.gz")
@@ -220,11 +233,79 @@ def test_a_model_that_fails_to_load_is_a_model_error(aws: LocalAWS) -> None:
         EndpointConfigName="broken", ProductionVariants=[_variant("AllTraffic", "broken")]
     )
     sm.create_endpoint(EndpointName="broken", EndpointConfigName="broken")
+    with pytest.raises(WaiterError, match='matched expected path: "Failed"'):
+        _wait_in_service(sm, "broken")
+    endpoint = sm.describe_endpoint(EndpointName="broken")
+    assert endpoint["EndpointStatus"] == "Failed"
+    assert re.fullmatch(
+        r"The primary container for production variant AllTraffic did not pass the ping health "
+        r"check\. Please check CloudWatch logs for this endpoint\. The container's error: model "
+        r"data is not a readable tar archive: .+",
+        endpoint["FailureReason"],
+        re.DOTALL,
+    )
+    runtime = aws.client("sagemaker-runtime")
+    with pytest.raises(runtime.exceptions.ValidationError) as refused:
+        _invoke(aws, ROW, EndpointName="broken")
+    error = refused.value.response
+    assert error["ResponseMetadata"]["HTTPStatusCode"] == 400
+    assert re.match(
+        r"Endpoint broken of account \d{12} is not in service: its status is Failed; it takes "
+        r"requests once InService\. FailureReason: The primary container .+ readable tar archive",
+        error["Error"]["Message"],
+        re.DOTALL,
+    )
+
+
+def test_an_image_the_local_aws_does_not_run_is_in_service_and_says_so(aws: LocalAWS) -> None:
+    """A container of its own cannot start locally: whether it would pass its health check
+    cannot be told, so the endpoint goes InService and each request says why it fails."""
+    sm = aws.client("sagemaker")
+    container = {"Image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/own-server:1"}
+    sm.create_model(ModelName="own", ExecutionRoleArn=ROLE, PrimaryContainer=container)
+    sm.create_endpoint_config(
+        EndpointConfigName="own", ProductionVariants=[_variant("AllTraffic", "own")]
+    )
+    sm.create_endpoint(EndpointName="own", EndpointConfigName="own")
+    _wait_in_service(sm, "own")
     runtime = aws.client("sagemaker-runtime")
     with pytest.raises(runtime.exceptions.ModelError) as failed:
-        _invoke(aws, ROW, EndpointName="broken")
+        _invoke(aws, ROW, EndpointName="own")
     assert failed.value.response["OriginalStatusCode"] == 500
-    assert "not a readable tar archive" in failed.value.response["OriginalMessage"]
+    assert "serves with its own container" in failed.value.response["OriginalMessage"]
+
+
+def test_an_endpoint_is_creating_until_its_model_has_loaded(aws: LocalAWS, tmp_path: Path) -> None:
+    """Requests are refused while Creating; once InService the model is already loaded."""
+    code = tmp_path / "code"
+    code.mkdir()
+    (code / "inference.py").write_text(
+        "import time\n\ndef model_fn(model_dir):\n    time.sleep(0.5)\n    return 4.0\n\n"
+        "def predict_fn(data, model):\n    return data * model\n"
+    )
+    archive = tmp_path / "model.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(code, arcname="code")
+    aws.client("s3").upload_file(str(archive), BUCKET, "slow/model.tar.gz")
+    sm = aws.client("sagemaker")
+    _model(sm, "slow", f"s3://{BUCKET}/slow/model.tar.gz", {"SAGEMAKER_PROGRAM": "inference.py"})
+    sm.create_endpoint_config(
+        EndpointConfigName="slow", ProductionVariants=[_variant("AllTraffic", "slow")]
+    )
+    sm.create_endpoint(EndpointName="slow", EndpointConfigName="slow")
+    assert sm.describe_endpoint(EndpointName="slow")["EndpointStatus"] == "Creating"
+    runtime = aws.client("sagemaker-runtime")
+    with pytest.raises(
+        runtime.exceptions.ValidationError,
+        match=r"Endpoint slow of account \d{12} is not in service: its status is Creating; it "
+        r"takes requests once InService\.$",
+    ):
+        _invoke(aws, "[1]", EndpointName="slow", ContentType="application/json")
+    _wait_in_service(sm, "slow")
+    started = time.perf_counter()
+    answer = _invoke(aws, "[1, 2.5]", EndpointName="slow", ContentType="application/json")
+    assert time.perf_counter() - started < 0.4  # the model did not load now
+    assert json.loads(answer["Text"]) == [4.0, 10.0]
 
 
 def test_script_mode_models_run_their_handlers(aws: LocalAWS, tmp_path: Path) -> None:
@@ -246,6 +327,7 @@ def test_script_mode_models_run_their_handlers(aws: LocalAWS, tmp_path: Path) ->
         EndpointConfigName="script", ProductionVariants=[_variant("AllTraffic", "script")]
     )
     sm.create_endpoint(EndpointName="script", EndpointConfigName="script")
+    _wait_in_service(sm, "script")
     answer = _invoke(aws, "[1, 2.5]", EndpointName="script", ContentType="application/json")
     assert json.loads(answer["Text"]) == [2.0, 5.0]
 
@@ -264,6 +346,7 @@ def test_script_mode_models_run_their_handlers(aws: LocalAWS, tmp_path: Path) ->
         EndpointConfigName="sourcedir", ProductionVariants=[_variant("AllTraffic", "sourcedir")]
     )
     sm.create_endpoint(EndpointName="sourcedir", EndpointConfigName="sourcedir")
+    _wait_in_service(sm, "sourcedir")
     answer = _invoke(aws, "[1, 2.5]", EndpointName="sourcedir", ContentType="application/json")
     assert json.loads(answer["Text"]) == [3.0, 7.5]
 
