@@ -91,9 +91,13 @@ def aws_account(profile: str | None = None, region: str | None = None) -> Target
 
 
 @contextmanager
-def local_account(region: str, executor: Executor | None = None) -> Iterator[Target]:
-    """The embedded local AWS, running for the block's duration."""
+def local_account(
+    region: str, executor: Executor | None = None, monitor_every: float | None = None
+) -> Iterator[Target]:
+    """The embedded local AWS, running for the block's duration; `monitor_every` runs its
+    monitoring schedules every that many seconds instead of on their own schedule."""
     from localaws import local_aws
 
-    with local_aws(executor, region=region) as aws:
+    options = {} if monitor_every is None else {"monitor_every": monitor_every}
+    with local_aws(executor, region=region, **options) as aws:
         yield Target(aws.session, aws.account_id, aws.region, aws)

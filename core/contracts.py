@@ -22,6 +22,7 @@ QUALITY_GATE = "QualityGate"
 ENDPOINT = "Endpoint"
 SMOKE_TEST = "SmokeTest"
 ROLLOUT = "Rollout"
+MONITORING = "Monitoring"
 #: Why the run started: {"Type": one of TRIGGER_TYPES, and by type:
 #:   "new-data": "Object": "s3://bucket/key" (the upload that started it);
 #:   "drift": "Alarm": alarm name, "Reason": the alarm's state reason,

@@ -76,3 +76,20 @@ def input_prefix(settings: Settings) -> str:
 
 def new_data_rule_name(settings: Settings) -> str:
     return f"{settings.state_machine_name}-new-data"
+
+
+def monitoring_schedule_name(settings: Settings) -> str:
+    """The endpoint's data-quality monitoring schedule (the workflow creates or updates it)."""
+    return f"{settings.endpoint_name}-data-quality"
+
+
+def drift_alarm_name(settings: Settings) -> str:
+    return f"{settings.endpoint_name}-data-drift"
+
+
+def drift_rule_name(settings: Settings) -> str:
+    return f"{settings.state_machine_name}-drift"
+
+
+#: Under the pipeline's folder: where monitoring executions write their reports.
+MONITORING_FOLDER = "monitoring"

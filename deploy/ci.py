@@ -447,7 +447,13 @@ def _deploy_statements(settings: Settings) -> list[Json]:
                 "cloudwatch:UntagResource",
                 "cloudwatch:ListTagsForResource",
             ],
-            [arn("cloudwatch", f"alarm:{name}") for name in names.rollback_alarm_names(settings)],
+            [
+                arn("cloudwatch", f"alarm:{name}")
+                for name in (
+                    *names.rollback_alarm_names(settings),
+                    names.drift_alarm_name(settings),
+                )
+            ],
         ),
         iam.statement(
             [

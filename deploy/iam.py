@@ -25,6 +25,7 @@ TASK_CALLBACK_ACTIONS = frozenset({"states:SendTaskSuccess", "states:SendTaskFai
 RESOURCELESS_ACTIONS = TASK_CALLBACK_ACTIONS | {
     "states:SendTaskHeartbeat",
     "sagemaker:ListEndpoints",
+    "sagemaker:ListMonitoringSchedules",
 }
 #: A Task's Resource for a service integration: arn:<partition>:states:::<service>:<api>[.<mode>]
 _INTEGRATION = re.compile(
@@ -44,8 +45,9 @@ def get_att(name: str, attribute: str) -> Json:
     return {"Fn::GetAtt": [name, attribute]}
 
 
-def sub(text: str) -> Json:
-    return {"Fn::Sub": text}
+def sub(text: str, **variables: Any) -> Json:
+    """Fn::Sub of `text`, with `variables` (name -> value or intrinsic) when given."""
+    return {"Fn::Sub": [text, variables] if variables else text}
 
 
 def arn(service: str, resource: str, region: bool = True, account: bool = True) -> Json:
@@ -133,6 +135,7 @@ def sagemaker_resources(settings: Settings, endpoint_prefix: str) -> dict[str, J
         "model": arn("sagemaker", f"model/{prefix}*"),
         "endpoint-config": arn("sagemaker", f"endpoint-config/{prefix}*"),
         "endpoint": arn("sagemaker", f"endpoint/{prefix}*"),
+        "monitoring-schedule": arn("sagemaker", f"monitoring-schedule/{prefix}*"),
     }
 
 
@@ -158,10 +161,16 @@ SAGEMAKER_ACTIONS: Mapping[str, tuple[str, ...]] = {
     "UpdateEndpoint": ("endpoint", "endpoint-config"),
     "DescribeEndpoint": ("endpoint",),
     "DeleteEndpoint": ("endpoint",),
+    "CreateMonitoringSchedule": ("monitoring-schedule",),
+    "UpdateMonitoringSchedule": ("monitoring-schedule",),
     "AddTags": ("model", "endpoint-config", "endpoint"),
 }
 #: SageMaker actions that hand the execution role to SageMaker.
-_PASSES_ROLE = {"sagemaker:CreateModel"}
+_PASSES_ROLE = {
+    "sagemaker:CreateModel",
+    "sagemaker:CreateMonitoringSchedule",
+    "sagemaker:UpdateMonitoringSchedule",
+}
 
 
 def task_actions(asl: Mapping[str, Any]) -> dict[str, set[str]]:

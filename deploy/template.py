@@ -111,6 +111,10 @@ TOPIC = "NotificationTopic"
 SECRET = "LinkSigningSecret"
 SCHEDULE = "Schedule"
 NEW_DATA_RULE = "NewDataRule"
+DRIFT_ALARM = "DataDriftAlarm"
+DRIFT_RULE = "DataDriftRule"
+DRIFT_THRESHOLD = "DriftThreshold"
+MODEL_MONITOR_IMAGES = "ModelMonitorImages"
 EVENTS_ROLE = "EventsRole"
 SCHEDULE_ROLE = "ScheduleRole"
 SCHEDULE_DLQ = "ScheduleDeadLetterQueue"
@@ -137,6 +141,10 @@ def substitutions(settings: Settings) -> dict[str, Any]:
         names_in_asl.NOTIFICATION_TOPIC_ARN: ref(TOPIC),
         names_in_asl.SAGEMAKER_ROLE_ARN: ref(SAGEMAKER_ROLE_ARN),
         names_in_asl.ENDPOINT_NAME: settings.endpoint_name,
+        names_in_asl.MODEL_MONITOR_IMAGE_URI: sub(
+            f"${{Registry}}.dkr.ecr.${{AWS::Region}}.${{AWS::URLSuffix}}/{MODEL_MONITOR_REPOSITORY}",
+            Registry={"Fn::FindInMap": [MODEL_MONITOR_IMAGES, ref("AWS::Region"), "Registry"]},
+        ),
     }
 
 
@@ -179,6 +187,7 @@ def build_template(
             f"{settings.pipeline_name}, with human approval and a schedule"
         ),
         "Parameters": _parameters(),
+        "Mappings": {MODEL_MONITOR_IMAGES: _model_monitor_registries()},
         "Conditions": _conditions(),
         "Resources": {
             **_state_machine(settings, asl, sorted(set(placeholders)), definition),
@@ -188,6 +197,7 @@ def build_template(
             **_notifications(settings),
             **_schedule(settings, execution_input),
             **_event_rules(settings),
+            **_drift(settings),
         },
         "Outputs": _outputs(),
     }
@@ -268,6 +278,16 @@ def _parameters() -> Json:
             "Default": "300",
             "MinValue": 0,
             "MaxValue": 3600,
+        },
+        DRIFT_THRESHOLD: {
+            "Type": "Number",
+            "Description": (
+                "Retraining starts when a feature's drift distance from the baseline (0 to 1, "
+                "Model Monitor's feature_baseline_drift) exceeds this"
+            ),
+            "Default": str(DEFAULT_DRIFT_THRESHOLD),
+            "MinValue": 0,
+            "MaxValue": 1,
         },
         ROLLBACK_ERROR_RATE: {
             "Type": "Number",
@@ -724,6 +744,144 @@ def _event_rules(settings: Settings) -> Json:
             },
         },
     }
+
+
+#: The Model Monitor analyzer's repository; its registry account differs per region.
+MODEL_MONITOR_REPOSITORY = "sagemaker-model-monitor-analyzer"
+
+
+def _model_monitor_registries() -> Json:
+    """Region -> the account of the Model Monitor analyzer image, from the SageMaker SDK's
+    own table (sagemaker/image_uri_config/model-monitor.json), so the stack works in any
+    region SageMaker serves."""
+    import pipelines.sdk  # noqa: F401 - quiets the SDK
+
+    config = sagemaker_image_config("model-monitor")
+    registries = next(iter(config["versions"].values()))["registries"]
+    return {region: {"Registry": account} for region, account in sorted(registries.items())}
+
+
+def sagemaker_image_config(framework: str) -> Json:
+    """The SageMaker SDK's image table of `framework` (image_uri_config/<framework>.json)."""
+    from pathlib import Path
+
+    from sagemaker import image_uris
+
+    path = Path(image_uris.__file__).parent / "image_uri_config" / f"{framework}.json"
+    loaded: Json = json.loads(path.read_text())
+    return loaded
+
+
+def _drift(settings: Settings) -> Json:
+    """Drift starts retraining: an alarm on the endpoint's data-quality monitoring metrics,
+    and a rule on its going into ALARM that starts the workflow with a drift trigger.
+
+    Model Monitor publishes `feature_baseline_drift_<feature>` (the distance between the
+    feature's distribution in the traffic and in the baseline) per monitoring execution, in
+    `aws/sagemaker/Endpoints/data-metrics` with the Endpoint and MonitoringSchedule dimensions
+    (developer guide, "CloudWatch Metrics for Model Monitor"). One alarm watches the largest
+    of them (metric math MAX; an alarm takes at most 10 metrics), so a drift in several
+    features starts one run, not one per feature.
+    """
+    from pipelines.names import MODEL_FEATURES
+
+    if len(MODEL_FEATURES) > MAX_ALARM_METRICS:
+        raise ValueError(
+            f"the drift alarm watches every feature, and CloudWatch allows {MAX_ALARM_METRICS} "
+            f"metrics per alarm; the model has {len(MODEL_FEATURES)} (pipelines/names.py)"
+        )
+    dimensions = [
+        {"Name": "Endpoint", "Value": settings.endpoint_name},
+        {"Name": "MonitoringSchedule", "Value": names.monitoring_schedule_name(settings)},
+    ]
+    metrics: list[Json] = [
+        {
+            "Id": f"m{index}",
+            "Label": feature,
+            "ReturnData": False,
+            "MetricStat": {
+                "Metric": {
+                    "Namespace": MODEL_MONITOR_NAMESPACE,
+                    "MetricName": f"feature_baseline_drift_{feature}",
+                    "Dimensions": dimensions,
+                },
+                "Period": DRIFT_PERIOD_SECONDS,
+                "Stat": "Maximum",
+            },
+        }
+        for index, feature in enumerate(MODEL_FEATURES)
+    ]
+    ids = ",".join(m["Id"] for m in metrics)
+    metrics.append(
+        {
+            "Id": "drift",
+            "Label": "largest feature drift",
+            "Expression": f"MAX([{ids}])",
+            "ReturnData": True,
+        }
+    )
+    alarm = names.drift_alarm_name(settings)
+    return {
+        DRIFT_ALARM: {
+            "Type": "AWS::CloudWatch::Alarm",
+            "Properties": {
+                "AlarmName": alarm,
+                "AlarmDescription": (
+                    f"{settings.endpoint_name}: a feature of the traffic drifted from the "
+                    "model's training data; starts retraining"
+                ),
+                "Metrics": metrics,
+                "EvaluationPeriods": 1,
+                "Threshold": ref(DRIFT_THRESHOLD),
+                "ComparisonOperator": "GreaterThanThreshold",
+                "TreatMissingData": "notBreaching",
+            },
+        },
+        DRIFT_RULE: {
+            "Type": "AWS::Events::Rule",
+            "Properties": {
+                "Name": names.drift_rule_name(settings),
+                "Description": f"Drift alarm {alarm} in ALARM starts a run",
+                "State": "ENABLED",
+                "EventPattern": {
+                    "source": ["aws.cloudwatch"],
+                    "detail-type": ["CloudWatch Alarm State Change"],
+                    "resources": [get_att(DRIFT_ALARM, "Arn")],
+                    "detail": {"state": {"value": ["ALARM"]}},
+                },
+                "Targets": [
+                    {
+                        "Id": "workflow",
+                        "Arn": ref(STATE_MACHINE),
+                        "RoleArn": get_att(EVENTS_ROLE, "Arn"),
+                        "InputTransformer": {
+                            "InputPathsMap": {
+                                "alarm": "$.detail.alarmName",
+                                "reason": "$.detail.state.reason",
+                            },
+                            "InputTemplate": run_input(
+                                {
+                                    TRIGGER: {
+                                        "Type": "drift",
+                                        "Alarm": "<alarm>",
+                                        "Reason": "<reason>",
+                                    }
+                                }
+                            ),
+                        },
+                    }
+                ],
+            },
+        },
+    }
+
+
+#: Model Monitor's data-quality metrics (developer guide, "CloudWatch Metrics for Model
+#: Monitor") and the period of an hourly schedule's datapoints.
+MODEL_MONITOR_NAMESPACE = "aws/sagemaker/Endpoints/data-metrics"
+DRIFT_PERIOD_SECONDS = 3600
+MAX_ALARM_METRICS = 10
+DEFAULT_DRIFT_THRESHOLD = 0.1
 
 
 def _outputs() -> Json:

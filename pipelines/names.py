@@ -14,3 +14,19 @@ PREPROCESS_STEP = "Preprocess"
 TRAIN_STEP = "Train"
 EVALUATE_STEP = "Evaluate"
 BASELINE_STEP = "DataQualityBaseline"
+
+#: The model's input features in order (scripts/preprocess.py FEATURES, which runs in its
+#: container without this module; tests/test_preprocess.py checks they agree): the columns of
+#: the baseline, of the endpoint's requests, and of the drift alarm's metrics.
+MODEL_FEATURES = (
+    "length",
+    "diameter",
+    "height",
+    "whole_weight",
+    "shucked_weight",
+    "viscera_weight",
+    "shell_weight",
+    "sex_F",
+    "sex_I",
+    "sex_M",
+)

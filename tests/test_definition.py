@@ -93,10 +93,21 @@ def test_top_level_steps_in_dag_order(definition: dict) -> None:
     assert top == [
         ("Preprocess", "Processing"),
         ("Train", "Training"),
+        ("DataQualityBaseline", "QualityCheck"),
         ("Evaluate", "Processing"),
         ("QualityGate", "Condition"),
     ]
-    gate = definition["Steps"][3]["Arguments"]
+    baseline = definition["Steps"][2]
+    assert (baseline["CheckType"], baseline["SkipCheck"], baseline["RegisterNewBaseline"]) == (
+        "DATA_QUALITY",
+        True,
+        True,
+    )
+    dataset = baseline["Arguments"]["ProcessingInputs"][0]["S3Input"]["S3Uri"]
+    assert dataset == {
+        "Get": "Steps.Preprocess.ProcessingOutputConfig.Outputs['baseline'].S3Output.S3Uri"
+    }
+    gate = definition["Steps"][4]["Arguments"]
     assert [(s["Name"], s["Type"]) for s in gate["IfSteps"]] == [
         ("Register-RegisterModel", "RegisterModel")
     ]
@@ -235,7 +246,7 @@ def test_code_uploaded_is_the_projects_scripts(built: tuple[str, dict[str, bytes
 
 def test_caching_follows_the_setting(definition: dict) -> None:
     cached = [s["Name"] for s in definition["Steps"] if s.get("CacheConfig", {}).get("Enabled")]
-    assert cached == ["Preprocess", "Train", "Evaluate"]
+    assert cached == ["Preprocess", "Train", "DataQualityBaseline", "Evaluate"]
     uncached = json.loads(_build(Settings(cache_enabled=False))[0])
     assert all(not s.get("CacheConfig", {}).get("Enabled", False) for s in uncached["Steps"])
 

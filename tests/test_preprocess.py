@@ -133,6 +133,19 @@ def test_directory_input_is_concatenated_in_name_order(
         assert (out / name).read_bytes() == (abalone_splits / name).read_bytes(), name
 
 
+def test_the_pipeline_names_the_features_the_script_writes():
+    import importlib.util
+
+    from core.settings import SCRIPTS_DIR
+    from pipelines.names import MODEL_FEATURES
+
+    spec = importlib.util.spec_from_file_location("_preprocess", SCRIPTS_DIR / "preprocess.py")
+    assert spec is not None and spec.loader is not None
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    assert MODEL_FEATURES == tuple(script.FEATURES) == tuple(OUTPUT_COLUMNS[1:])
+
+
 def test_the_baseline_dataset_is_the_training_features_with_their_names(abalone_splits):
     """What the data-quality baseline is computed on: the rows an endpoint receives, named."""
     baseline = pd.read_csv(abalone_splits / "baseline" / "baseline.csv")

@@ -82,6 +82,7 @@ def test_approved_run_deploys_the_model(approved: tuple[int, dict, str]) -> None
         summary["endpoint_name"],
     )
     assert smoke["max_abs_diff"] == 0.0
+
     assert 0 < summary["timings"]["smoke_test"] < summary["timings"]["deploy"]
     assert f"Smoke test: passed, {smoke['reason']}" in out
     assert re.search(r"^Review: http://127\.0\.0\.1:\d+/review\?id=", out, re.MULTILINE)
@@ -130,6 +131,17 @@ def test_run_folder_keeps_what_was_sent(approved: tuple[int, dict, str], runs_di
     assert "HumanApproval" in json.dumps(asl) and "${" not in json.dumps(asl)
     history = json.loads((folder / "execution_history.json").read_text())
     assert history[0]["type"] == "ExecutionStarted"
+    # The endpoint is monitored against the deployed model's baseline from now on.
+    [created] = [
+        json.loads(e["taskScheduledEventDetails"]["parameters"])
+        for e in history
+        if e.get("taskScheduledEventDetails", {}).get("resource") == "createMonitoringSchedule"
+    ]
+    assert created["MonitoringScheduleName"] == "abalone-endpoint-data-quality"
+    config = created["MonitoringScheduleConfig"]
+    assert config["ScheduleConfig"]["ScheduleExpression"] == "cron(0 * ? * * *)"
+    baseline = config["MonitoringJobDefinition"]["BaselineConfig"]
+    assert baseline["StatisticsResource"]["S3Uri"].endswith("DataQualityBaseline/statistics.json")
     assert history[-1]["type"] == "ExecutionSucceeded"
     slack = json.loads((folder / "notifications" / "slack-1.json").read_text())
     message = email.message_from_bytes((folder / "notifications" / "email-1.eml").read_bytes())

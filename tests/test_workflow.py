@@ -760,3 +760,23 @@ def test_an_upload_under_the_input_prefix_starts_one_run_with_it_as_input(stack:
     }
     # (It polls its pipeline every 60 s: its approval is not waited for here.)
     stack.sfn.stop_execution(executionArn=execution, cause="test over")
+
+
+def test_a_model_that_cannot_load_fails_and_leaves_no_failed_endpoint(stack: Stack) -> None:
+    # First deployment: the new endpoint never reaches InService and is deleted.
+    execution, done = _model_run(stack, "broken")
+    assert done["status"] == "FAILED", done
+    assert done["error"] == "EndpointDeploymentFailed"
+    assert "did not pass the ping health check" in done["cause"]
+    assert ENDPOINT not in _live_endpoints(stack)
+    assert "DeleteFailedEndpoint" in _entered(stack, execution)
+
+    # Update: the temporary endpoint fails the same way; the live one keeps serving.
+    _, done = _model_run(stack, "evaluated")
+    serving = json.loads(done["output"])["endpointConfigName"]
+    execution, done = _model_run(stack, "broken")
+    assert (done["status"], done["error"]) == ("FAILED", "EndpointDeploymentFailed")
+    assert stack.sm.describe_endpoint(EndpointName=ENDPOINT)["EndpointConfigName"] == serving
+    assert _live_endpoints(stack) == [ENDPOINT]
+    [(_, message)] = stack.notifications(execution)
+    assert message["state"] == "EndpointFailed"

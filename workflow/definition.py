@@ -14,11 +14,14 @@
                                passed on a temporary endpoint: delete it, UpdateEndpoint
                                (blue/green: all at once, canary or linear, auto-rollback on
                                the endpoint's alarms) -> wait until the rollout settles
+    monitor_endpoint           the endpoint's data-quality monitoring schedule, created or
+                               updated with the deployed model's baseline
     report_deployment          notify -> Succeed "approved"
     any error                  "<Task>Error" -> NotifyFailure -> Fail (original error, cause)
 
 State data, top-level keys: config, names (ApplyDefaults), pipeline, poll, package,
-evaluation, decision, existing, target, smokeTest, routing, endpoint, failure, result.
+evaluation, decision, existing, target, smokeTest, routing, endpoint, monitoring, failure,
+result.
 See workflow/README.md.
 """
 
@@ -35,6 +38,7 @@ from workflow.endpoint import (
     report_deployment,
 )
 from workflow.inputs import apply_defaults
+from workflow.monitoring import monitor_endpoint
 from workflow.notifications import Failures
 from workflow.package import find_model_package, read_metrics
 from workflow.pipeline import run_pipeline
@@ -57,6 +61,7 @@ def build_definition(settings: Settings) -> Chain:
         approve_model(failures),
         create_model_and_config(failures),
         create_or_update_endpoint(failures),
+        monitor_endpoint(failures),
         report_deployment(failures, subject=f"{settings.project}: model deployed"),
     )
 

@@ -162,7 +162,7 @@ def create_or_update_endpoint(failures: Failures) -> Segment:
             result_path=None,
         )
     )
-    in_service = wait_for_endpoint(failures, "Endpoint", TARGET_ENDPOINT)
+    in_service = wait_for_endpoint(failures, "Endpoint", TARGET_ENDPOINT, delete_on_failure=True)
     tested = smoke_test(failures)
     temporary = ChoiceRule.BooleanEquals(f"{TARGET}.Temporary", True)
     after_test = Choice("TestedOnTemporaryEndpoint")
@@ -359,12 +359,17 @@ def roll_out(failures: Failures) -> Segment:
     return Segment(serverless, settled.connect)
 
 
-def wait_for_endpoint(failures: Failures, label: str, endpoint_name: str) -> Segment:
+def wait_for_endpoint(
+    failures: Failures, label: str, endpoint_name: str, delete_on_failure: bool = False
+) -> Segment:
     """Poll DescribeEndpoint until `endpoint_name` is InService on the new config, or failed
     or rolled back (InService on another config, with a FailureReason).
 
     `label` names the states ("WaitFor<label>", "Describe<label>", "<label>Status"), so the
-    workflow can wait for its test endpoint and for the rollout with the same loop.
+    workflow can wait for its test endpoint and for the rollout with the same loop. With
+    `delete_on_failure` an endpoint that failed to come up (the new one, or the temporary
+    one of an update) is deleted before the failure is reported: a Failed endpoint serves
+    nothing, and only DeleteEndpoint clears it for the next run.
     """
     wait = Wait(f"WaitFor{label}", seconds_path="$.config.PollSeconds")
     describe = failures.guard(
@@ -398,6 +403,20 @@ def wait_for_endpoint(failures: Failures, label: str, endpoint_name: str) -> Seg
             ),
         ),
     )
+    if delete_on_failure:
+        delete = ApiTask(
+            f"DeleteFailed{label}",
+            resource=aws_sdk("sagemaker", "deleteEndpoint"),
+            parameters={"EndpointName.$": endpoint_name},
+            result_path=None,
+        )
+        # Best effort: its own error must not hide why the deployment failed.
+        delete.add_catch(
+            Catch(error_equals=[errors.ALL], next_step=failures.notify, result_path="$.cleanup")
+        )
+        delete.next(failures.notify)
+        for _, failure in check.choices:
+            failure.next(delete)
     check.default_choice(wait)
     wait.next(describe)
     describe.next(check)
@@ -428,6 +447,7 @@ def report_deployment(failures: Failures, subject: str) -> Segment:
             "endpointArn.$": f"{ENDPOINT}.EndpointArn",
             "endpointStatus.$": f"{ENDPOINT}.EndpointStatus",
             f"{contracts.OUT_SMOKE_TEST}.$": SMOKE_TEST,
+            "monitoringSchedule.$": "$.monitoring.Schedule",
             "executionArn.$": "$$.Execution.Id",
         },
         result_path=RESULT,

@@ -13,6 +13,8 @@ Execution input (every field optional; defaults from the settings):
                   "DataCaptureSamplingPercentage": int,          default 100 (0 to 100)
                   "Serverless": null | {"MemorySizeInMB": int,   default null (instances)
                                         "MaxConcurrency": int}},
+     "Monitoring": {"ScheduleExpression": str,                   default "cron(0 * ? * * *)"
+                    "InstanceType": str},                        settings.processing_instance_type
      "Trigger": {"Type": "manual" | "schedule" | "new-data"      default {"Type": "manual"}
                  | "drift", ...},                                (core.contracts.TRIGGER)
      "SmokeTest": {"Tolerance": float},                          default 0.0001
@@ -46,7 +48,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from core import contracts
+from core import contracts, names
 from core.settings import Settings
 from workflow.sdk import Pass
 from workflow.segment import Segment
@@ -68,6 +70,9 @@ DEFAULT_ROLLOUT = {
 }
 #: Where captures go under the bucket, below the pipeline's own folder.
 DATA_CAPTURE_FOLDER = "data-capture"
+#: Model Monitor's data-quality schedule: hourly, on the hour (the expression SageMaker's
+#: hourly schedules use: developer guide, "Schedule expressions for monitoring schedules").
+DEFAULT_MONITORING_SCHEDULE = "cron(0 * ? * * *)"
 
 
 def defaults(settings: Settings) -> dict[str, Any]:
@@ -86,6 +91,10 @@ def defaults(settings: Settings) -> dict[str, Any]:
             "InitialInstanceCount": 1,
             "DataCaptureSamplingPercentage": DEFAULT_DATA_CAPTURE_PERCENTAGE,
             "Serverless": None,
+        },
+        contracts.MONITORING: {
+            "ScheduleExpression": DEFAULT_MONITORING_SCHEDULE,
+            "InstanceType": settings.processing_instance_type,
         },
         contracts.TRIGGER: {"Type": "manual"},
         contracts.SMOKE_TEST: {"Tolerance": DEFAULT_SMOKE_TEST_TOLERANCE},
@@ -117,6 +126,7 @@ def apply_defaults(settings: Settings) -> Segment:
                 "ApprovalTimeoutSeconds.$": "$.Merged.ApprovalTimeoutSeconds",
                 "QualityGate.$": _merge_nested("QualityGate"),
                 "Endpoint.$": _merge_nested("Endpoint"),
+                "Monitoring.$": _merge_nested("Monitoring"),
                 # Replaced, not merged: a trigger's fields depend on its type.
                 "Trigger.$": "$.Merged.Trigger",
                 "SmokeTest.$": _merge_nested("SmokeTest"),
@@ -131,21 +141,22 @@ def apply_defaults(settings: Settings) -> Segment:
                 "Model.$": f"States.Format('{ref(ENDPOINT_NAME)}-{{}}', {by_execution})",
                 "EndpointConfig.$": f"States.Format('{ref(ENDPOINT_NAME)}-{{}}', {by_execution})",
                 "Endpoint": ref(ENDPOINT_NAME),
-                "DataCaptureS3Uri.$": data_capture_uri(settings),
+                "DataCaptureS3Uri.$": bucket_uri(settings, DATA_CAPTURE_FOLDER),
+                "MonitoringS3Uri.$": bucket_uri(settings, names.MONITORING_FOLDER),
             },
         },
     )
     return Segment.chain(hold, merge, resolve)
 
 
-def data_capture_uri(settings: Settings) -> str:
-    """An intrinsic giving s3://<bucket>/<pipeline>/data-capture for this execution.
+def bucket_uri(settings: Settings, folder: str) -> str:
+    """An intrinsic giving s3://<bucket>/<pipeline>/<folder> for this execution.
 
     Without a configured bucket it is SageMaker's default bucket, sagemaker-<region>-<account>
     (Settings.bucket_for), with region and account read from the execution's ARN
     (arn:aws:states:<region>:<account>:execution:...).
     """
-    key = settings.prefix(DATA_CAPTURE_FOLDER)
+    key = settings.prefix(folder)
     if settings.bucket:
         return f"States.Format('s3://{settings.bucket}/{key}')"
     part = "States.ArrayGetItem(States.StringSplit($$.Execution.Id, ':'), {})"

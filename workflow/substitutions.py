@@ -21,6 +21,7 @@ SMOKE_TEST_FUNCTION_ARN = "SmokeTestFunctionArn"
 NOTIFICATION_TOPIC_ARN = "NotificationTopicArn"
 SAGEMAKER_ROLE_ARN = "SageMakerRoleArn"
 ENDPOINT_NAME = "EndpointName"
+MODEL_MONITOR_IMAGE_URI = "ModelMonitorImageUri"
 
 #: Every placeholder the ASL uses: the keys CloudFormation's DefinitionSubstitutions needs.
 DEFINITION_SUBSTITUTIONS: tuple[str, ...] = (
@@ -31,6 +32,7 @@ DEFINITION_SUBSTITUTIONS: tuple[str, ...] = (
     NOTIFICATION_TOPIC_ARN,
     SAGEMAKER_ROLE_ARN,
     ENDPOINT_NAME,
+    MODEL_MONITOR_IMAGE_URI,
 )
 
 #: Model and endpoint-config names are "<endpoint>-<32-hex MD5 of the execution ARN>" and
@@ -70,7 +72,17 @@ def substitution_values(settings: Settings, account_id: str, region: str) -> dic
         ),
         SAGEMAKER_ROLE_ARN: settings.role_arn,
         ENDPOINT_NAME: settings.endpoint_name,
+        MODEL_MONITOR_IMAGE_URI: model_monitor_image(region),
     }
+
+
+def model_monitor_image(region: str) -> str:
+    """The Model Monitor analyzer image of `region`, as the SageMaker SDK names it."""
+    from sagemaker import image_uris
+
+    import pipelines.sdk  # noqa: F401 - quiets the SDK
+
+    return str(image_uris.retrieve("model-monitor", region))
 
 
 def render(asl_text: str, values: dict[str, str]) -> str:
