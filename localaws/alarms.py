@@ -25,9 +25,18 @@ A change of state goes through moto's own `Alarm.update_state`, with a StateReas
 CloudWatch words it ("Threshold Crossed: 1 datapoint [3.0 (30/11/26 05:00:00)] was greater than
 the threshold (0.0).") and a StateReasonData document shaped like CloudWatch's. A state set by
 SetAlarmState lasts "until the next alarm comparison" (the guide, "Common features"): locally
-until the alarm's Period has passed or a datapoint of its metric is put, whatever its time.
-Alarms on metric math (Metrics) or with an anomaly-detection operator are never evaluated
-here: their state is what SetAlarmState makes it.
+until the alarm's Period has passed or a datapoint of its metrics is put, whatever its time.
+
+Alarms on metric math (Metrics) are evaluated the same way when the query that returns data
+(ReturnData) is a MetricStat, one metric id, or MAX, MIN, SUM or AVG of a list of metric ids
+(`MAX([m1,m2,m3])`, as the drift alarm of deploy/template.py is written), the ids those of
+MetricStats of one Period. Each period's datapoint is then the function of the metrics'
+datapoints of that period, each its MetricStat's Stat ("The MAX value of an array of time
+series returns a single time series": the guide, "Metric math syntax and functions"). A period
+where no metric has data has no datapoint; AVG counts a metric without data as 0 ("Missing
+values are treated as 0"), as does SUM; MAX and MIN take the metrics with data (the guide does
+not say). Other metric math, composite alarms and anomaly-detection operators are not
+evaluated here: their state is what SetAlarmState makes it.
 
 `install()` makes DescribeAlarms and DescribeAlarmsForMetric evaluate the alarms they return, so
 an alarm read through the API is current, as on CloudWatch; endpoint deployments
@@ -52,6 +61,7 @@ from moto.cloudwatch.models import (
     Alarm,
     CloudWatchBackend,
     MetricAggregatedDatum,
+    MetricDataQuery,
     MetricDatum,
     cloudwatch_backends,
 )
@@ -67,9 +77,15 @@ OPERATORS = {
 }
 #: Periods retrieved beyond EvaluationPeriods: the evaluation range.
 EXTRA_PERIODS = 2
+#: The statistics of a period, besides percentiles.
+STATISTICS = frozenset({"Sum", "Average", "Minimum", "Maximum", "SampleCount"})
+#: The metric math functions evaluated over a list of metric ids, per period.
+MATH_FUNCTIONS = frozenset({"MAX", "MIN", "SUM", "AVG"})
 #: The TreatMissingData settings that fill in missing datapoints.
 _FILLING = frozenset({"breaching", "notBreaching"})
 _PERCENTILE = re.compile(r"p(\d{1,2}(?:\.\d+)?|100)")
+_MATH_CALL = re.compile(r"\s*([A-Z]+)\s*\(\s*\[([^\[\]]*)\]\s*\)\s*")
+_MATH_ID = re.compile(r"\s*([a-z][A-Za-z0-9_]*)\s*")
 _EPOCH = dt.datetime(1970, 1, 1)
 #: Alarms whose state SetAlarmState set: when, and how many datapoints were stored then.
 _SET_BY_HAND: weakref.WeakKeyDictionary[Alarm, tuple[dt.datetime, int]] = (
@@ -100,10 +116,10 @@ def evaluate(alarm: Alarm, backend: CloudWatchBackend, now: dt.datetime | None =
         return str(alarm.state_value)
     with _LOCK:
         data, dropped = _snapshot(backend)
-        if _held(alarm, data, dropped, now):
+        if _held(alarm, rule, data, dropped, now):
             return str(alarm.state_value)
         since = rule.range_start(now)
-        samples = [d for d in data if _naive(d.timestamp) >= since and _measures(alarm, d)]
+        samples = [d for d in data if _naive(d.timestamp) >= since and rule.measures(d)]
         outcome = rule.decide(alarm.state_value, _points(rule, samples, now))
         if outcome is not None and outcome.state != alarm.state_value:
             alarm.update_state(outcome.reason, outcome.data(rule, now), outcome.state)
@@ -202,7 +218,7 @@ class _Outcome:
         document: dict[str, Any] = {
             "version": "1.0",
             "queryDate": _iso(now),
-            "statistic": rule.statistic,
+            **({"statistic": rule.statistic} if rule.function is None else {}),
             "period": rule.period,
             "recentDatapoints": [p.value for p in self.recent],
             "threshold": rule.threshold,
@@ -217,45 +233,98 @@ class _Outcome:
 
 
 @dataclass(frozen=True)
+class _Metric:
+    """One metric an alarm reads: the datapoints of its Namespace, MetricName and exactly its
+    Dimensions (and Unit, when it names one), one statistic per period."""
+
+    namespace: str
+    name: str
+    dimensions: frozenset[tuple[str | None, str | None]]
+    unit: str | None
+    statistic: str
+    percentile: float | None
+
+    def measures(self, datum: Any) -> bool:
+        """Whether a stored datapoint is of this metric."""
+        return (
+            datum.name == self.name
+            and datum.namespace == self.namespace
+            and (not self.unit or datum.unit == self.unit)
+            and {(d.name, d.value) for d in datum.dimensions} == self.dimensions
+        )
+
+
+@dataclass(frozen=True)
 class _Rule:
     """What an evaluable alarm compares, and how."""
 
+    #: The single metric's statistic, as StateReasonData names it ("" for metric math).
     statistic: str
-    percentile: float | None
     operator: str
     threshold: float
     period: int
     periods: int
     to_alarm: int
     missing: str
+    #: The metrics read: the alarm's one, or the metric math's.
+    metrics: tuple[_Metric, ...]
+    #: The metric math function of the metrics' datapoints (MATH_FUNCTIONS), None for one.
+    function: str | None = None
 
     @classmethod
     def of(cls, alarm: Alarm) -> _Rule | None:
         """The alarm's rule, or None for alarms this seam does not evaluate."""
-        if alarm.rule is not None or alarm.metric_data_queries or not alarm.metric_name:
+        if alarm.rule is not None:
             return None
         if alarm.comparison_operator not in OPERATORS or alarm.threshold is None:
             return None
-        percentile = None
-        statistic = alarm.statistic
-        if not statistic:
-            match = _PERCENTILE.fullmatch(alarm.extended_statistic or "")
-            if match is None:
+        if alarm.metric_data_queries:
+            found = _metric_math(alarm.metric_data_queries)
+            if found is None:
                 return None
-            statistic, percentile = str(alarm.extended_statistic), float(match.group(1))
-        elif statistic not in {"Sum", "Average", "Minimum", "Maximum", "SampleCount"}:
-            return None
+            function, metrics, period, statistic = *found, ""
+        else:
+            stat = _stat(alarm.statistic or alarm.extended_statistic)
+            if not alarm.metric_name or stat is None:
+                return None
+            dimensions = frozenset((d.name, d.value) for d in alarm.dimensions)
+            metric = _Metric(alarm.namespace, alarm.metric_name, dimensions, alarm.unit, *stat)
+            function, metrics, period, statistic = None, (metric,), alarm.period, stat[0]
         periods = max(int(alarm.evaluation_periods or 1), 1)
         return cls(
             statistic=statistic,
-            percentile=percentile,
             operator=alarm.comparison_operator,
             threshold=float(alarm.threshold),
-            period=max(int(alarm.period or 60), 1),
+            period=max(int(period or 60), 1),
             periods=periods,
             to_alarm=min(max(int(alarm.datapoints_to_alarm or periods), 1), periods),
             missing=alarm.treat_missing_data or "missing",
+            metrics=metrics,
+            function=function,
         )
+
+    def measures(self, datum: Any) -> bool:
+        """Whether a stored datapoint is of one of the alarm's metrics."""
+        return any(metric.measures(datum) for metric in self.metrics)
+
+    def combine(self, start: dt.datetime, points: list[_Point | None]) -> _Point | None:
+        """One period's datapoint from each metric's (None where a metric has none)."""
+        present = [p for p in points if p is not None]
+        if not present:
+            return None
+        values = [p.value for p in present]
+        samples = sum(p.samples for p in present)
+        if self.function == "MAX":
+            value = max(values)
+        elif self.function == "MIN":
+            value = min(values)
+        elif self.function == "SUM":
+            value = sum(values)
+        elif self.function == "AVG":
+            value = sum(values) / len(points)  # a metric without data counts as 0
+        else:
+            value = values[0]
+        return _Point(start, value, samples)
 
     def range_start(self, now: dt.datetime) -> dt.datetime:
         return _period_start(now, self.period) - dt.timedelta(
@@ -329,41 +398,86 @@ class _Rule:
 # --- datapoints ---------------------------------------------------------------------------
 
 
-def _measures(alarm: Alarm, datum: Any) -> bool:
-    """Whether a stored datapoint is of the alarm's metric (and unit, when it names one)."""
-    return (
-        datum.name == alarm.metric_name
-        and datum.namespace == alarm.namespace
-        and (not alarm.unit or datum.unit == alarm.unit)
-        and {(d.name, d.value) for d in datum.dimensions}
-        == {(d.name, d.value) for d in alarm.dimensions}
-    )
+def _stat(name: str | None) -> tuple[str, float | None] | None:
+    """(statistic, percentile) of a Statistic, ExtendedStatistic or Stat this seam computes."""
+    if name in STATISTICS:
+        return str(name), None
+    match = _PERCENTILE.fullmatch(name or "")
+    return (str(name), float(match.group(1))) if match is not None else None
+
+
+def _metric_math(
+    queries: list[MetricDataQuery],
+) -> tuple[str | None, tuple[_Metric, ...], int] | None:
+    """(function, metrics, period) of metric math this seam evaluates (module docstring)."""
+    returned = [q for q in queries if str(q.return_data).lower() != "false"]
+    if len(returned) != 1:
+        return None
+    by_id = {q.id: q for q in queries}
+    top = returned[0]
+    function: str | None = None
+    if not top.expression:
+        used: list[MetricDataQuery | None] = [top]
+    elif (call := _MATH_CALL.fullmatch(top.expression)) and call.group(1) in MATH_FUNCTIONS:
+        function = call.group(1)
+        used = [by_id.get(i.strip()) for i in call.group(2).split(",")]
+    elif one := _MATH_ID.fullmatch(top.expression):
+        used = [by_id.get(one.group(1))]
+    else:
+        return None
+    metrics, periods = [], set()
+    for query in used:
+        metric_stat = query.metric_stat if query is not None else None
+        stat = _stat(metric_stat.stat) if metric_stat is not None else None
+        if metric_stat is None or stat is None:
+            return None
+        metric = metric_stat.metric
+        dimensions = frozenset((d.name, d.value) for d in metric.dimensions)
+        metrics.append(
+            _Metric(metric.namespace, metric.metric_name, dimensions, metric_stat.unit, *stat)
+        )
+        periods.add(int(metric_stat.period or 60))
+    if len(periods) != 1:
+        return None
+    return function, tuple(metrics), periods.pop()
 
 
 def _points(rule: _Rule, samples: list[Any], now: dt.datetime) -> list[_Point]:
     """One datapoint per period of the evaluation range that has data, oldest first."""
+    by_metric = [_metric_points(rule, metric, samples, now) for metric in rule.metrics]
+    starts = sorted({start for points in by_metric for start in points})
+    combined = (rule.combine(start, [p.get(start) for p in by_metric]) for start in starts)
+    return [point for point in combined if point is not None]
+
+
+def _metric_points(
+    rule: _Rule, metric: _Metric, samples: list[Any], now: dt.datetime
+) -> dict[dt.datetime, _Point]:
+    """The metric's datapoint of each period that has data, by the period's start."""
     periods: dict[dt.datetime, list[Any]] = {}
     for datum in samples:
+        if not metric.measures(datum):
+            continue
         start = _period_start(_naive(datum.timestamp), rule.period)
         if start <= now:
             periods.setdefault(start, []).append(datum)
-    points = []
-    for start in sorted(periods):
-        point = _statistic(rule, start, periods[start])
+    points = {}
+    for start, data in periods.items():
+        point = _statistic(metric, start, data)
         if point is not None:
-            points.append(point)
+            points[start] = point
     return points
 
 
-def _statistic(rule: _Rule, start: dt.datetime, data: list[Any]) -> _Point | None:
+def _statistic(metric: _Metric, start: dt.datetime, data: list[Any]) -> _Point | None:
     values = [float(d.value) for d in data if isinstance(d, MetricDatum)]
     sets = [d for d in data if isinstance(d, MetricAggregatedDatum)]
     count = len(values) + sum(float(s.sample_count) for s in sets)
-    if rule.percentile is not None:
+    if metric.percentile is not None:
         if not values:
             return None
         ordered = sorted(values)
-        rank = max(math.ceil(rule.percentile / 100 * len(ordered)), 1)
+        rank = max(math.ceil(metric.percentile / 100 * len(ordered)), 1)
         return _Point(start, ordered[rank - 1], float(count))
     if not count:
         return None
@@ -374,7 +488,7 @@ def _statistic(rule: _Rule, start: dt.datetime, data: list[Any]) -> _Point | Non
         "Average": lambda: total / count,
         "Minimum": lambda: min([*values, *(float(s.min) for s in sets)]),
         "Maximum": lambda: max([*values, *(float(s.max) for s in sets)]),
-    }[rule.statistic]()
+    }[metric.statistic]()
     return _Point(start, value, float(count))
 
 
@@ -384,9 +498,9 @@ def _snapshot(backend: CloudWatchBackend) -> tuple[list[Any], int]:
         return list(backend.metric_data), getattr(backend, "pruned", 0)
 
 
-def _held(alarm: Alarm, data: list[Any], dropped: int, now: dt.datetime) -> bool:
+def _held(alarm: Alarm, rule: _Rule, data: list[Any], dropped: int, now: dt.datetime) -> bool:
     """Whether a state SetAlarmState gave still holds: until a period has passed or a datapoint
-    of the alarm's metric has been put since.
+    of one of the alarm's metrics has been put since.
 
     The datapoints put since are those after the count stored then (counting those pruned
     since: pruning drops hours-old datapoints, put long before any state that still holds).
@@ -394,9 +508,9 @@ def _held(alarm: Alarm, data: list[Any], dropped: int, now: dt.datetime) -> bool
     by_hand = _SET_BY_HAND.get(alarm)
     if by_hand is None or by_hand[0] != alarm.state_updated_timestamp:
         return False
-    if (now - by_hand[0]).total_seconds() >= (alarm.period or 60):
+    if (now - by_hand[0]).total_seconds() >= rule.period:
         return False
-    return not any(_measures(alarm, d) for d in data[max(by_hand[1] - dropped, 0) :])
+    return not any(rule.measures(d) for d in data[max(by_hand[1] - dropped, 0) :])
 
 
 # --- wording ------------------------------------------------------------------------------

@@ -625,3 +625,156 @@ def test_monitor_every_runs_the_schedules_by_themselves_until_the_account_closes
         clock = f"monitoring-{aws.account_id}"
         assert clock in {t.name for t in threading.enumerate()}
     assert clock not in {t.name for t in threading.enumerate()}
+
+
+# --- metric-math alarms (localaws.alarms) -------------------------------------------------------
+
+MATH_NAMESPACE = "Local/MetricMath"
+
+
+def _math_alarm(
+    cloudwatch: Any,
+    name: str,
+    expression: str,
+    threshold: float,
+    ids: tuple[str, ...] = ("m1", "m2", "m3"),
+    **settings: Any,
+) -> None:
+    metrics: list[dict[str, Any]] = [
+        {
+            "Id": i,
+            "MetricStat": {
+                "Metric": {
+                    "Namespace": MATH_NAMESPACE,
+                    "MetricName": f"value_{i}",
+                    "Dimensions": [{"Name": "Alarm", "Value": name}],
+                },
+                "Period": 60,
+                "Stat": "Maximum",
+            },
+            "ReturnData": False,
+        }
+        for i in ids
+    ]
+    metrics.append({"Id": "e1", "Expression": expression, "ReturnData": True})
+    cloudwatch.put_metric_alarm(
+        AlarmName=name,
+        Metrics=metrics,
+        EvaluationPeriods=settings.pop("EvaluationPeriods", 1),
+        Threshold=threshold,
+        ComparisonOperator="GreaterThanThreshold",
+        **settings,
+    )
+
+
+def _put(cloudwatch: Any, alarm: str, values: dict[str, float], ago: float = 0) -> None:
+    when = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=ago)
+    cloudwatch.put_metric_data(
+        Namespace=MATH_NAMESPACE,
+        MetricData=[
+            {
+                "MetricName": f"value_{i}",
+                "Dimensions": [{"Name": "Alarm", "Value": alarm}],
+                "Value": value,
+                "Timestamp": when,
+            }
+            for i, value in values.items()
+        ],
+    )
+
+
+def _alarm(cloudwatch: Any, name: str) -> dict[str, Any]:
+    [found] = cloudwatch.describe_alarms(AlarmNames=[name])["MetricAlarms"]
+    return found
+
+
+def test_the_drift_alarm_of_the_template_goes_to_alarm_on_drifted_traffic(story: Story) -> None:
+    """MAX over every feature's feature_baseline_drift_<feature>, as deploy/template.py's drift
+    alarm is written, over the story's executions."""
+    cloudwatch = story.aws.client("cloudwatch")
+    metrics: list[dict[str, Any]] = [
+        {
+            "Id": f"m{index}",
+            "Label": feature,
+            "ReturnData": False,
+            "MetricStat": {
+                "Metric": {
+                    "Namespace": mm.NAMESPACE,
+                    "MetricName": f"feature_baseline_drift_{feature}",
+                    "Dimensions": DIMENSIONS,
+                },
+                "Period": 3600,
+                "Stat": "Maximum",
+            },
+        }
+        for index, feature in enumerate(FEATURES)
+    ]
+    ids = ",".join(m["Id"] for m in metrics)
+    metrics.append({"Id": "drift", "Expression": f"MAX([{ids}])", "ReturnData": True})
+    cloudwatch.put_metric_alarm(
+        AlarmName="drift",
+        Metrics=metrics,
+        EvaluationPeriods=1,
+        Threshold=0.1,
+        ComparisonOperator="GreaterThanThreshold",
+        TreatMissingData="notBreaching",
+    )
+    alarm = _alarm(cloudwatch, "drift")
+    assert alarm["StateValue"] == "ALARM"
+    assert alarm["StateReason"].startswith("Threshold Crossed: 1 datapoint [")
+    assert "greater than the threshold (0.1)" in alarm["StateReason"]
+    [value] = json.loads(alarm["StateReasonData"])["recentDatapoints"]
+    assert value == max(_drift(story, feature)[0] for feature in DRIFTED)
+
+
+@pytest.mark.parametrize(
+    ("expression", "threshold", "state"),
+    [
+        ("MAX([m1,m2,m3])", 0.1, "ALARM"),  # 0.3
+        ("MIN([m1, m2])", 0.1, "OK"),  # 0.05
+        ("SUM([m1,m2])", 0.3, "ALARM"),  # 0.35
+        ("AVG([m1,m2,m3])", 0.15, "OK"),  # 0.35 / 3: a missing value counts as 0
+        ("AVG([m1,m2])", 0.15, "ALARM"),  # 0.175
+        ("m2", 0.25, "ALARM"),  # 0.3
+        ("m1", 0.25, "OK"),  # 0.05
+    ],
+)
+def test_metric_math_alarms_are_evaluated_per_period(
+    story: Story, expression: str, threshold: float, state: str
+) -> None:
+    cloudwatch = story.aws.client("cloudwatch")
+    name = f"math-{expression}-{threshold}"
+    _math_alarm(cloudwatch, name, expression, threshold)
+    assert _alarm(cloudwatch, name)["StateValue"] == "INSUFFICIENT_DATA"  # no data yet
+    _put(cloudwatch, name, {"m1": 0.9, "m2": 0.9, "m3": 0.9}, ago=120)  # an older period
+    _put(cloudwatch, name, {"m1": 0.05, "m2": 0.3})
+    assert _alarm(cloudwatch, name)["StateValue"] == state
+
+
+def test_metric_math_alarms_take_the_single_metric_rules(story: Story) -> None:
+    cloudwatch = story.aws.client("cloudwatch")
+    _math_alarm(
+        cloudwatch, "math-m-of-n", "MAX([m1,m2])", 0.5, EvaluationPeriods=3, DatapointsToAlarm=2
+    )
+    _put(cloudwatch, "math-m-of-n", {"m1": 0.9}, ago=120)
+    _put(cloudwatch, "math-m-of-n", {"m2": 0.1}, ago=60)
+    _put(cloudwatch, "math-m-of-n", {"m1": 0.2})
+    alarm = _alarm(cloudwatch, "math-m-of-n")
+    assert alarm["StateValue"] == "OK"  # 1 of the last 3 breaches
+    _put(cloudwatch, "math-m-of-n", {"m2": 0.7})
+    alarm = _alarm(cloudwatch, "math-m-of-n")
+    assert alarm["StateValue"] == "ALARM"  # the current period's MAX is now 0.7: 2 of 3
+    assert "2 out of the last 3 datapoints" in alarm["StateReason"]
+
+    _math_alarm(cloudwatch, "math-missing", "MAX([m1])", 0.5, TreatMissingData="breaching")
+    assert _alarm(cloudwatch, "math-missing")["StateValue"] == "ALARM"
+    _math_alarm(cloudwatch, "math-quiet", "MAX([m1])", 0.5, TreatMissingData="notBreaching")
+    assert _alarm(cloudwatch, "math-quiet")["StateValue"] == "OK"
+
+
+def test_metric_math_the_local_aws_does_not_evaluate_keeps_its_state(story: Story) -> None:
+    cloudwatch = story.aws.client("cloudwatch")
+    _math_alarm(cloudwatch, "math-other", "m1 * 2", 0.5)
+    _put(cloudwatch, "math-other", {"m1": 0.9})
+    cloudwatch.set_alarm_state(AlarmName="math-other", StateValue="OK", StateReason="by hand")
+    assert _alarm(cloudwatch, "math-other")["StateValue"] == "OK"
