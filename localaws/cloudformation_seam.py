@@ -767,6 +767,8 @@ class AlarmResource(_Bridged, CloudFormationModel):
             unit=properties.get("Unit"),
             actions_enabled=_flag(properties.get("ActionsEnabled", True)),
             treat_missing_data=properties.get("TreatMissingData"),
+            metric_data_queries=_metric_queries(properties.get("Metrics")),
+            threshold_metric_id=properties.get("ThresholdMetricId"),
         )
         return str(alarm.alarm_arn)
 
@@ -806,6 +808,51 @@ class AlarmResource(_Bridged, CloudFormationModel):
 
     def delete(self, account_id: str, region_name: str) -> None:
         self._backend(account_id, region_name).delete_alarms([self.name])
+
+
+def _metric_queries(metrics: list[dict[str, Any]] | None) -> list[Any] | None:
+    """An alarm's `Metrics` (metric math) as moto's PutMetricAlarm stores them: the same
+    MetricDataQuery objects, with the same raw values, that moto's API handler builds."""
+    if not metrics:
+        return None
+    from moto.cloudwatch import models
+
+    # moto annotates every field as str; its handler passes the request's values as they are.
+    dimension: Any = models.Dimension
+    metric_of: Any = models.Metric
+    stat_of: Any = models.MetricStat
+    query_of: Any = models.MetricDataQuery
+    queries = []
+    for query in metrics:
+        stat = query.get("MetricStat") or {}
+        metric = stat.get("Metric") or {}
+        metric_stat = None
+        if metric.get("MetricName"):
+            dimensions = [
+                dimension(name=d.get("Name"), value=d.get("Value"))
+                for d in metric.get("Dimensions") or []
+            ]
+            metric_stat = stat_of(
+                metric=metric_of(
+                    metric_name=metric["MetricName"],
+                    namespace=metric.get("Namespace"),
+                    dimensions=dimensions,
+                ),
+                period=stat.get("Period"),
+                stat=stat.get("Stat"),
+                unit=stat.get("Unit"),
+            )
+        queries.append(
+            query_of(
+                query_id=query.get("Id"),
+                label=query.get("Label"),
+                period=query.get("Period"),
+                return_data=query.get("ReturnData", True),
+                expression=query.get("Expression"),
+                metric_stat=metric_stat,
+            )
+        )
+    return queries
 
 
 def _flag(value: Any) -> bool:

@@ -678,3 +678,50 @@ def test_cloudformation_creates_updates_and_deletes_alarms(aws: LocalAWS) -> Non
 
     cfn.delete_stack(StackName="alarms")
     assert cloudwatch.describe_alarms(AlarmNames=["stack-5xx"])["MetricAlarms"] == []
+
+
+def test_cloudformation_alarms_keep_their_metric_math_and_are_evaluated(aws: LocalAWS) -> None:
+    """The stack's drift alarm is metric math: MAX over per-feature metrics."""
+    dims = [{"Name": "Endpoint", "Value": "math"}]
+    metrics = [
+        {
+            "Id": f"m{i}",
+            "ReturnData": False,
+            "MetricStat": {
+                "Metric": {"Namespace": "Math", "MetricName": name, "Dimensions": dims},
+                "Period": 60,
+                "Stat": "Maximum",
+            },
+        }
+        for i, name in enumerate(("drift_a", "drift_b"))
+    ]
+    metrics.append({"Id": "top", "Expression": "MAX([m0,m1])", "ReturnData": True})
+    template = {
+        "Resources": {
+            "Alarm": {
+                "Type": "AWS::CloudWatch::Alarm",
+                "Properties": {
+                    "AlarmName": "stack-math",
+                    "Metrics": metrics,
+                    "EvaluationPeriods": 1,
+                    "Threshold": 0.1,
+                    "ComparisonOperator": "GreaterThanThreshold",
+                    "TreatMissingData": "notBreaching",
+                },
+            }
+        }
+    }
+    cfn, cloudwatch = aws.client("cloudformation"), aws.client("cloudwatch")
+    cfn.create_stack(StackName="math", TemplateBody=json.dumps(template))
+    (alarm,) = cloudwatch.describe_alarms(AlarmNames=["stack-math"])["MetricAlarms"]
+    assert [m["Id"] for m in alarm["Metrics"]] == ["m0", "m1", "top"]
+    assert alarm["Metrics"][2]["Expression"] == "MAX([m0,m1])"
+    assert alarm["Metrics"][0]["MetricStat"]["Metric"]["Dimensions"] == dims
+
+    cloudwatch.put_metric_data(
+        Namespace="Math",
+        MetricData=[{"MetricName": "drift_b", "Dimensions": dims, "Value": 0.7}],
+    )
+    (alarm,) = cloudwatch.describe_alarms(AlarmNames=["stack-math"])["MetricAlarms"]
+    assert alarm["StateValue"] == "ALARM", alarm["StateReason"]
+    cfn.delete_stack(StackName="math")
