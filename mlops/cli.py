@@ -326,6 +326,34 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.set_defaults(func=cmd_run)
 
+    live = sub.add_parser(
+        "up",
+        help="the whole stack live on this machine, as an AWS account, until Ctrl-C",
+        description="Start the local AWS, deploy the workflow stack, upload the data (which "
+        "starts the first run through the stack's new-data rule), serve the review page and "
+        "the endpoint, and run the endpoint's monitoring every --monitor-every seconds. "
+        "Prints the AWS_* values any AWS client needs, then Ready., then one line per event.",
+    )
+    live.add_argument(
+        "--approve",
+        choices=APPROVE_MODES,
+        default="wait",
+        help="wait: every run waits for a decision on its review page (default); auto or "
+        "reject: decide each through the same page at once",
+    )
+    live.add_argument(
+        "--monitor-every",
+        type=float,
+        default=60.0,
+        metavar="SECONDS",
+        help="run the endpoint's data-quality monitoring this often (default 60; hourly on AWS)",
+    )
+    live.add_argument(
+        "--data", type=Path, help="raw CSV uploaded to start the first run (default: bundled)"
+    )
+    _runs_dir_option(live)
+    live.set_defaults(func=cmd_up)
+
     template = sub.add_parser(
         "template", help="print the CloudFormation template of the workflow stack (or the CI's)"
     )
@@ -432,6 +460,20 @@ def _add_history_commands(sub: argparse._SubParsersAction) -> None:
     show.add_argument("run", metavar="RUN")
     _runs_dir_option(show)
     show.set_defaults(func=cmd_show)
+
+
+def cmd_up(args: argparse.Namespace, settings: Settings) -> int:
+    """The whole stack live on this machine until Ctrl-C."""
+    from mlops.run import check_data, check_runs_dir
+    from mlops.up import UpRequest, check_monitor_every, up
+
+    request = UpRequest(
+        approve=args.approve,
+        monitor_every=check_monitor_every(args.monitor_every),
+        data=check_data(args.data or DEFAULT_DATA),
+        runs_dir=check_runs_dir(args.runs_dir),
+    )
+    return up(request, settings)
 
 
 def cmd_runs(args: argparse.Namespace, settings: Settings) -> int:
