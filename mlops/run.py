@@ -10,8 +10,10 @@ outright leaves them, and the next run removes them (their names carry the proce
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
+import importlib
 import json
 import os
 import secrets
@@ -19,6 +21,7 @@ import shutil
 import sys
 import tarfile
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -215,6 +218,11 @@ def _run(
         if outcome.execution_arn:
             _copy_logs(executor.logs_dir(outcome.execution_arn), staging / "logs")
     return _finish(summary, workflow_summary, request, staging, started, build.definition)
+
+
+def _import_quietly(module: str) -> None:
+    with contextlib.suppress(ImportError):
+        importlib.import_module(module)
 
 
 def _finish(
@@ -421,6 +429,9 @@ def _execute(
     deploy_started = time.perf_counter()
     with deploy_locally(target, settings, asl) as stack:
         stack_seconds = time.perf_counter() - deploy_started
+        # The endpoint will load its model with xgboost, a second's import the jobs (processes
+        # of their own) never need here: done while they run, it leaves the deployment's path.
+        threading.Thread(target=_import_quietly, args=("xgboost",), daemon=True).start()
         startup = time.perf_counter() - started
         write_atomic(staging / TEMPLATE_FILE, tpl_render(stack.template) + "\n")
         workflow_summary = _run_workflow(
