@@ -25,8 +25,8 @@ ROLLOUT = "Rollout"
 MONITORING = "Monitoring"
 #: Why the run started: {"Type": one of TRIGGER_TYPES, and by type:
 #:   "new-data": "Object": "s3://bucket/key" (the upload that started it);
-#:   "drift": "Alarm": alarm name, "Reason": the alarm's state reason,
-#:            "Features": [{"Name", "Description"}] (what the monitoring found, when known)}.
+#:   "drift": "Alarm": alarm name, "Reason": the alarm's state reason, "At": its time,
+#:            "Features": Model Monitor's violations of that hour (what drifted, how far)}.
 TRIGGER = "Trigger"
 TRIGGER_TYPES = ("manual", "schedule", "new-data", "drift")
 #: At most this many drifted features are named in one line; the rest are counted.
@@ -55,10 +55,14 @@ def describe_trigger(trigger: Any) -> str:
     if kind == "new-data":
         return f"new data: {trigger.get('Object') or 'an upload'}"
     if kind == "drift":
+        # Features are {"Name"} or Model Monitor's violations ({"feature_name",
+        # "constraint_check_type", "description"}), of which the drift checks count.
         features = [
-            str(f.get("Name"))
+            str(f.get("Name") or f.get("feature_name"))
             for f in trigger.get("Features") or []
-            if isinstance(f, Mapping) and f.get("Name")
+            if isinstance(f, Mapping)
+            and (f.get("Name") or f.get("feature_name"))
+            and f.get("constraint_check_type", "baseline_drift_check") == "baseline_drift_check"
         ]
         shown = ", ".join(features[:_TRIGGER_FEATURES_SHOWN])
         if len(features) > _TRIGGER_FEATURES_SHOWN:

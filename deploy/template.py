@@ -858,6 +858,7 @@ def _drift(settings: Settings) -> Json:
                             "InputPathsMap": {
                                 "alarm": "$.detail.alarmName",
                                 "reason": "$.detail.state.reason",
+                                "time": "$.time",
                             },
                             "InputTemplate": run_input(
                                 {
@@ -865,6 +866,7 @@ def _drift(settings: Settings) -> Json:
                                         "Type": "drift",
                                         "Alarm": "<alarm>",
                                         "Reason": "<reason>",
+                                        "At": "<time>",
                                     }
                                 }
                             ),

@@ -180,6 +180,22 @@ def test_shifted_weights_drift_and_start_exactly_one_retraining_run(up: Up) -> N
     trigger = up.input_of(drift[0])["Trigger"]
     assert trigger["Alarm"] == "abalone-endpoint-data-drift"
     assert "Threshold Crossed" in trigger["Reason"]
+    # What the reviewer is told: the features, from the monitoring report of the alarm's hour.
+    arn = drift[0]["executionArn"]
+    up.wait_for(f"[{arn.rsplit(':', 1)[-1][:8]}] Review:", after=mark)
+    sfn = up.client("stepfunctions")
+    events = sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"]
+    [asked] = [
+        json.loads(e["taskScheduledEventDetails"]["parameters"])["Payload"]
+        for e in events
+        if e.get("taskScheduledEventDetails", {}).get("resource") == "invoke.waitForTaskToken"
+    ]
+    drifted = {
+        v["feature_name"]
+        for v in asked["trigger"]["Features"]
+        if v["constraint_check_type"] == "baseline_drift_check"
+    }
+    assert drifted == set(WEIGHTS)
 
 
 def test_a_new_upload_starts_exactly_one_run_and_other_objects_none(up: Up) -> None:

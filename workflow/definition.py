@@ -1,6 +1,7 @@
 """The state machine, in the order it runs, and its ASL text.
 
     apply_defaults             execution input merged over defaults; per-execution names
+    describe_drift             a drift-started run: what drifted, from the monitoring report
     run_pipeline               StartPipeline -> Wait -> DescribePipelineExecution -> status
     find_model_package         the package THIS execution's RegisterModel step created
     read_metrics               its evaluation.json, for the reviewer
@@ -30,6 +31,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from core import names
 from core.settings import Settings
 from workflow.approval import approve_model, reject_model, request_approval
 from workflow.endpoint import (
@@ -38,7 +40,7 @@ from workflow.endpoint import (
     report_deployment,
 )
 from workflow.inputs import apply_defaults
-from workflow.monitoring import monitor_endpoint
+from workflow.monitoring import describe_drift, monitor_endpoint
 from workflow.notifications import Failures
 from workflow.package import find_model_package, read_metrics
 from workflow.pipeline import run_pipeline
@@ -51,6 +53,7 @@ def build_definition(settings: Settings) -> Chain:
     failures = Failures(subject=f"{settings.project}: MLOps workflow failed")
     return link(
         apply_defaults(settings),
+        describe_drift(settings.prefix(names.MONITORING_FOLDER)),
         run_pipeline(failures),
         find_model_package(failures),
         read_metrics(),

@@ -143,10 +143,19 @@ def apply_defaults(settings: Settings) -> Segment:
                 "Endpoint": ref(ENDPOINT_NAME),
                 "DataCaptureS3Uri.$": bucket_uri(settings, DATA_CAPTURE_FOLDER),
                 "MonitoringS3Uri.$": bucket_uri(settings, names.MONITORING_FOLDER),
+                "Bucket.$": bucket_name(settings),
             },
         },
     )
     return Segment.chain(hold, merge, resolve)
+
+
+def bucket_name(settings: Settings) -> str:
+    """The bucket of this execution (see bucket_uri), as a value or an intrinsic."""
+    if settings.bucket:
+        return f"States.Format('{settings.bucket}')"
+    part = "States.ArrayGetItem(States.StringSplit($$.Execution.Id, ':'), {})"
+    return f"States.Format('sagemaker-{{}}-{{}}', {part.format(3)}, {part.format(4)})"
 
 
 def bucket_uri(settings: Settings, folder: str) -> str:

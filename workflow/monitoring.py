@@ -17,12 +17,13 @@ from __future__ import annotations
 
 import json
 
+from workflow import errors
 from workflow.notifications import Failures
 from workflow.package import PACKAGE
-from workflow.sdk import Choice, ChoiceRule, Pass
+from workflow.sdk import Catch, Choice, ChoiceRule, Pass
 from workflow.segment import Segment, exits
 from workflow.substitutions import ENDPOINT_NAME, MODEL_MONITOR_IMAGE_URI, SAGEMAKER_ROLE_ARN, ref
-from workflow.tasks import sagemaker
+from workflow.tasks import ApiTask, aws_sdk, sagemaker
 
 #: {"Names": the endpoint's schedules, "Exists": bool}, then the schedule's ARN.
 MONITORING = "$.monitoring"
@@ -158,3 +159,57 @@ def monitor_endpoint(failures: Failures) -> Segment:
     find.next(exists)
     exists.next(which)
     return Segment(monitored, exits(create.next, update.next, skipped.next))
+
+
+def describe_drift(settings_prefix: str) -> Segment:
+    """For a run the drift alarm started: what drifted, from the monitoring report of the hour
+    the alarm went off, for the reviewer and the notifications.
+
+    The alarm's event (the drift rule's input: Alarm, Reason, At) does not say which features
+    drifted; the monitoring execution that raised it wrote them to constraint_violations.json
+    under `<MonitoringS3Uri>/<endpoint>/<schedule>/yyyy/mm/dd/hh/` (Model Monitor's layout),
+    the hour being the alarm's. The violations become the trigger's Features. A report that
+    cannot be read (another hour, no such file) leaves the trigger as it came: the run goes on.
+    """
+    trigger = "$.config.Trigger"
+    at = f"States.StringSplit({trigger}.At, 'T')"
+    day = f"States.StringSplit(States.ArrayGetItem({at}, 0), '-')"
+    hour = f"States.ArrayGetItem(States.StringSplit(States.ArrayGetItem({at}, 1), ':'), 0)"
+    key = (
+        f"States.Format('{settings_prefix}/{ref(ENDPOINT_NAME)}/{schedule_name()}/"
+        "{}/{}/{}/{}/constraint_violations.json', "
+        f"States.ArrayGetItem({day}, 0), States.ArrayGetItem({day}, 1), "
+        f"States.ArrayGetItem({day}, 2), {hour})"
+    )
+    by_drift = Choice("TriggeredByDrift")
+    read = ApiTask(
+        "ReadDriftReport",
+        resource=aws_sdk("s3", "getObject"),
+        parameters={"Bucket.$": "$.names.Bucket", "Key.$": key},
+        result_selector={"report.$": "States.StringToJson($.Body)"},
+        result_path="$.drift",
+    )
+    features = Pass(
+        "DescribeDrift",
+        parameters={
+            "Type": "drift",
+            "Alarm.$": f"{trigger}.Alarm",
+            "Reason.$": f"{trigger}.Reason",
+            "At.$": f"{trigger}.At",
+            "Features.$": "$.drift.report.violations",
+        },
+        result_path=trigger,
+    )
+    unread = Pass("DriftReportUnavailable", result_path=None)
+    read.add_catch(Catch(error_equals=[errors.ALL], next_step=unread, result_path="$.drift"))
+    read.next(features)
+    by_drift.add_choice(
+        ChoiceRule.And(
+            [
+                ChoiceRule.StringEquals(f"{trigger}.Type", "drift"),
+                ChoiceRule.IsPresent(f"{trigger}.At", True),
+            ]
+        ),
+        read,
+    )
+    return Segment(by_drift, exits(by_drift.default_choice, features.next, unread.next))
