@@ -689,6 +689,18 @@ def _schedule(settings: Settings, execution_input: Mapping[str, Any]) -> Json:
     }
 
 
+def _workflow_target(paths: Mapping[str, str], template: Mapping[str, Any]) -> Json:
+    """An EventBridge rule's target: the workflow, started through the events role with the
+    event's `paths` filled into `template` (placeholders inside quotes are inserted as text:
+    EventBridge user guide, "Input transformation"), plus the stack's run settings."""
+    return {
+        "Id": "workflow",
+        "Arn": ref(STATE_MACHINE),
+        "RoleArn": get_att(EVENTS_ROLE, "Arn"),
+        "InputTransformer": {"InputPathsMap": dict(paths), "InputTemplate": run_input(template)},
+    }
+
+
 def _event_rules(settings: Settings) -> Json:
     """EventBridge rules that start the workflow: new training data under the input prefix.
 
@@ -721,25 +733,13 @@ def _event_rules(settings: Settings) -> Json:
                     },
                 },
                 "Targets": [
-                    {
-                        "Id": "workflow",
-                        "Arn": ref(STATE_MACHINE),
-                        "RoleArn": get_att(EVENTS_ROLE, "Arn"),
-                        "InputTransformer": {
-                            "InputPathsMap": {
-                                "bucket": "$.detail.bucket.name",
-                                "key": "$.detail.object.key",
-                            },
-                            # Placeholders inside quotes are inserted as text (EventBridge
-                            # user guide, "Input transformation").
-                            "InputTemplate": run_input(
-                                {
-                                    PIPELINE_PARAMETERS: [{"Name": "InputDataUrl", "Value": uri}],
-                                    TRIGGER: {"Type": "new-data", "Object": uri},
-                                }
-                            ),
+                    _workflow_target(
+                        {"bucket": "$.detail.bucket.name", "key": "$.detail.object.key"},
+                        {
+                            PIPELINE_PARAMETERS: [{"Name": "InputDataUrl", "Value": uri}],
+                            TRIGGER: {"Type": "new-data", "Object": uri},
                         },
-                    }
+                    )
                 ],
             },
         },
@@ -850,28 +850,21 @@ def _drift(settings: Settings) -> Json:
                     "detail": {"state": {"value": ["ALARM"]}},
                 },
                 "Targets": [
-                    {
-                        "Id": "workflow",
-                        "Arn": ref(STATE_MACHINE),
-                        "RoleArn": get_att(EVENTS_ROLE, "Arn"),
-                        "InputTransformer": {
-                            "InputPathsMap": {
-                                "alarm": "$.detail.alarmName",
-                                "reason": "$.detail.state.reason",
-                                "time": "$.time",
-                            },
-                            "InputTemplate": run_input(
-                                {
-                                    TRIGGER: {
-                                        "Type": "drift",
-                                        "Alarm": "<alarm>",
-                                        "Reason": "<reason>",
-                                        "At": "<time>",
-                                    }
-                                }
-                            ),
+                    _workflow_target(
+                        {
+                            "alarm": "$.detail.alarmName",
+                            "reason": "$.detail.state.reason",
+                            "time": "$.time",
                         },
-                    }
+                        {
+                            TRIGGER: {
+                                "Type": "drift",
+                                "Alarm": "<alarm>",
+                                "Reason": "<reason>",
+                                "At": "<time>",
+                            }
+                        },
+                    )
                 ],
             },
         },
