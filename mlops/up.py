@@ -230,7 +230,9 @@ class Watcher:
 
 
 def _label(execution_arn: str) -> str:
-    return execution_arn.rsplit(":", 1)[-1][:8]
+    """A short name for a run: the tail of its execution name (a UUID for the runs rules
+    start, `manual-<time>-<hex>` for `mlops start`'s)."""
+    return execution_arn.rsplit(":", 1)[-1][-12:]
 
 
 def environment_lines(target: Target) -> list[str]:

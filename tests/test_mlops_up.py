@@ -182,7 +182,7 @@ def test_shifted_weights_drift_and_start_exactly_one_retraining_run(up: Up) -> N
     assert "Threshold Crossed" in trigger["Reason"]
     # What the reviewer is told: the features, from the monitoring report of the alarm's hour.
     arn = drift[0]["executionArn"]
-    up.wait_for(f"[{arn.rsplit(':', 1)[-1][:8]}] Review:", after=mark)
+    up.wait_for(f"[{arn.rsplit(':', 1)[-1][-12:]}] Review:", after=mark)
     sfn = up.client("stepfunctions")
     events = sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"]
     [asked] = [
@@ -212,6 +212,29 @@ def test_a_new_upload_starts_exactly_one_run_and_other_objects_none(up: Up) -> N
     runs = up.executions()
     assert len(runs) == before + 1
     assert up.input_of(runs[-1])["Trigger"]["Object"].endswith("/input/batch-2.csv")
+
+
+def test_this_projects_own_cli_works_against_it_as_against_an_account(up: Up) -> None:
+    """`mlops start` with the printed values: the deployed stack's state machine starts."""
+    before = len(up.executions())
+    mark = len(up.lines)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    credentials = up.session.get_credentials()
+    env.update(
+        AWS_ENDPOINT_URL=up.endpoint_url,
+        AWS_ACCESS_KEY_ID=credentials.access_key,
+        AWS_SECRET_ACCESS_KEY=credentials.secret_key,
+        AWS_DEFAULT_REGION=up.session.region_name,
+    )
+    started = subprocess.run(
+        [sys.executable, "-m", "mlops", "start", "--param", "NumRound=30"],
+        capture_output=True, text=True, env=env, cwd=PROJECT_ROOT, timeout=120,
+    )  # fmt: skip
+
+    assert started.returncode == 0, started.stderr
+    assert "Execution: arn:aws:states:" in started.stdout
+    up.wait_for("started: manual run", after=mark)
+    assert len(up.executions()) == before + 1
 
 
 def test_ctrl_c_stops_it_cleanly(up: Up) -> None:
