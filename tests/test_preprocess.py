@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from fakes.job_scripts import load_script
 
 from core.settings import PROJECT_ROOT
 from mlops import synthetic
@@ -134,15 +135,9 @@ def test_directory_input_is_concatenated_in_name_order(
 
 
 def test_the_pipeline_names_the_features_the_script_writes():
-    import importlib.util
-
-    from core.settings import SCRIPTS_DIR
     from pipelines.names import MODEL_FEATURES
 
-    spec = importlib.util.spec_from_file_location("_preprocess", SCRIPTS_DIR / "preprocess.py")
-    assert spec is not None and spec.loader is not None
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
+    script = load_script("preprocess")
     assert MODEL_FEATURES == tuple(script.FEATURES) == tuple(OUTPUT_COLUMNS[1:])
 
 

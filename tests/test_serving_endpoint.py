@@ -21,6 +21,7 @@ import numpy as np
 import pytest
 import xgboost as xgb
 from botocore.exceptions import WaiterError
+from fakes.job_scripts import load_script
 
 from localaws import LocalAWS, local_aws
 from mlops import predict as predict_module
@@ -453,22 +454,10 @@ def test_predict_on_raw_rows_equals_the_evaluation_steps_predictions(
     data.write_text("\n".join([header, *(rows[i] for i in test)]) + "\n")
     code, out, err = _predict(capsys, "--run", str(run_dir), "--data", str(data))
     assert code == 0, err
-    evaluate = _load_evaluate()
+    evaluate = load_script("evaluate")
     x = _evaluate_features(evaluate, abalone_csv, tmp_path)
     expected = booster.predict(xgb.DMatrix(x)).astype(np.float64)
     np.testing.assert_array_equal(np.array([float(v) for v in out.split()]), expected)
-
-
-def _load_evaluate() -> Any:
-    import importlib.util
-
-    from core.settings import SCRIPTS_DIR
-
-    spec = importlib.util.spec_from_file_location("_evaluate", SCRIPTS_DIR / "evaluate.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def _evaluate_features(evaluate: Any, abalone_csv: Path, tmp_path: Path) -> np.ndarray:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import io
 import json
 import re
@@ -10,25 +9,14 @@ import shutil
 import subprocess
 import tarfile
 from pathlib import Path
-from types import ModuleType
 
 import numpy as np
 import pandas as pd
 import pytest
-
-from core.settings import SCRIPTS_DIR
+from fakes.job_scripts import load_script
 
 METRICS = ("mse", "rmse", "mae", "r2")
 MSE_GATE = 6.0
-
-
-def load_script(name: str) -> ModuleType:
-    """Import scripts/<name>.py as a module, as the serving container imports the entry point."""
-    spec = importlib.util.spec_from_file_location(f"script_{name}", SCRIPTS_DIR / f"{name}.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def pack(model_dir: Path) -> Path:

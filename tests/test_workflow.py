@@ -9,7 +9,9 @@ and the test plays the reviewer on its review page (mlops.reviewer, as `mlops ru
 
 from __future__ import annotations
 
+import functools
 import json
+import tempfile
 import threading
 import time
 import urllib.request
@@ -21,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fakes.job_scripts import load_script
 from fakes.stack import approval_request
 
 import workflow
@@ -209,26 +212,23 @@ MODELS = {
 MODEL_ENVIRONMENT = {"fragile": {"SAGEMAKER_PROGRAM": "inference.py"}}
 
 
+@functools.cache
 def _smoke_test_sample() -> tuple[str, str]:
-    """Sample rows and the evaluated model's predictions for them, as evaluate.py writes."""
-    import importlib.util
-
+    """Sample rows and the evaluated model's predictions for them, as evaluate.py writes
+    (the same for every run: made once)."""
     import numpy as np
+    import xgboost as xgb
 
-    from core.settings import SCRIPTS_DIR
-
-    spec = importlib.util.spec_from_file_location("_evaluate", SCRIPTS_DIR / "evaluate.py")
-    assert spec is not None and spec.loader is not None
-    evaluate = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(evaluate)
-    folder = Path(__import__("tempfile").mkdtemp())
-    (folder / "model.tar.gz").write_bytes(MODELS["evaluated"]())
-    booster = evaluate.load_model(str(folder))
-    # Features below 0.9, as the training data's: the fragile model answers them correctly.
-    x = np.random.default_rng(7).random((25, FEATURES), dtype=np.float32) * np.float32(0.9)
-    predictions = booster.predict(__import__("xgboost").DMatrix(x)).astype(np.float64)
-    written = evaluate.write_smoke_test_sample(str(folder), x, predictions, 20)
-    return (written / "payload.csv").read_text(), (written / "predictions.csv").read_text()
+    evaluate = load_script("evaluate")
+    with tempfile.TemporaryDirectory() as work:
+        folder = Path(work)
+        (folder / "model.tar.gz").write_bytes(MODELS["evaluated"]())
+        booster = evaluate.load_model(str(folder))
+        # Features below 0.9, as the training data's: the fragile model answers them correctly.
+        x = np.random.default_rng(7).random((25, FEATURES), dtype=np.float32) * np.float32(0.9)
+        predictions = booster.predict(xgb.DMatrix(x)).astype(np.float64)
+        written = evaluate.write_smoke_test_sample(str(folder), x, predictions, 20)
+        return (written / "payload.csv").read_text(), (written / "predictions.csv").read_text()
 
 
 def _stub_pipeline(stack: Stack, run: PipelineRun) -> None:
