@@ -106,6 +106,11 @@ OUT_SMOKE_TEST = "smokeTest"
 
 START_PIPELINE_STATE = "StartPipeline"
 APPROVAL_STATE = "HumanApproval"
+#: The smoke test's states (workflow/endpoint.py), first to verdict; the three in between
+#: each leave its result (OUT_SMOKE_TEST) in the state data.
+SMOKE_TEST_FIRST_STATE = "HasEvaluationReport"
+SMOKE_TEST_RESULT_STATES = ("SmokeTest", "SmokeTestSkipped", "SmokeTestError")
+SMOKE_TEST_VERDICT_STATE = "SmokeTestPassed"
 #: Task states that poll or look things up; a person following a run does not need them.
 QUIET_STATES = frozenset(
     {

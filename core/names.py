@@ -78,9 +78,14 @@ def new_data_rule_name(settings: Settings) -> str:
     return f"{settings.state_machine_name}-new-data"
 
 
+#: The endpoint's data-quality monitoring schedule is "<endpoint><suffix>"; the state machine
+#: names it from its ${EndpointName} placeholder.
+MONITORING_SCHEDULE_SUFFIX = "-data-quality"
+
+
 def monitoring_schedule_name(settings: Settings) -> str:
     """The endpoint's data-quality monitoring schedule (the workflow creates or updates it)."""
-    return f"{settings.endpoint_name}-data-quality"
+    return f"{settings.endpoint_name}{MONITORING_SCHEDULE_SUFFIX}"
 
 
 def drift_alarm_name(settings: Settings) -> str:

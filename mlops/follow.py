@@ -91,9 +91,13 @@ def phase_times(events: list[dict[str, Any]]) -> dict[str, float]:
     return times
 
 
-#: The states of the smoke test (workflow.endpoint.smoke_test), first to verdict.
+#: The states of the smoke test, first to verdict.
 _SMOKE_TEST_STATES = frozenset(
-    {"HasEvaluationReport", "SmokeTest", "SmokeTestSkipped", "SmokeTestError", "SmokeTestPassed"}
+    {
+        contracts.SMOKE_TEST_FIRST_STATE,
+        *contracts.SMOKE_TEST_RESULT_STATES,
+        contracts.SMOKE_TEST_VERDICT_STATE,
+    }
 )
 
 

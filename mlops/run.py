@@ -579,17 +579,13 @@ def _workflow_summary(
     }
 
 
-#: The states that leave the smoke test's result in the state data.
-_SMOKE_TEST_STATES = frozenset({"SmokeTest", "SmokeTestSkipped", "SmokeTestError"})
-
-
 def smoke_test_result(events: list[dict[str, Any]]) -> dict[str, Any] | None:
     """The smoke test as the execution recorded it: {status, rows, max_abs_diff, endpoint,
     reason}, read from the history so a failed deployment reports it too; None when the run
     never got that far (rejected, or failed before deploying)."""
     for event in reversed(events):
         details = event.get("stateExitedEventDetails") or {}
-        if details.get("name") in _SMOKE_TEST_STATES:
+        if details.get("name") in contracts.SMOKE_TEST_RESULT_STATES:
             result = json.loads(details.get("output") or "{}").get(contracts.OUT_SMOKE_TEST)
             return result if isinstance(result, dict) else None
     return None

@@ -21,7 +21,7 @@ from workflow.approval import DECISION, RESULT
 from workflow.notifications import Failures, publish
 from workflow.package import MODEL_PACKAGE_ARN, STATISTICS_URI
 from workflow.pipeline import PIPELINE_EXECUTION_ARN
-from workflow.sdk import Catch, Choice, ChoiceRule, Pass, Succeed, Wait
+from workflow.sdk import Catch, Choice, ChoiceRule, Pass, State, Succeed, Wait
 from workflow.segment import Segment, exit_on, exits, link
 from workflow.substitutions import ENDPOINT_NAME as ENDPOINT_NAME_PLACEHOLDER
 from workflow.substitutions import SAGEMAKER_ROLE_ARN, SMOKE_TEST_FUNCTION_ARN, ref
@@ -193,8 +193,9 @@ def smoke_test(failures: Failures) -> Segment:
     with, so the test is skipped and says so. An error of the function itself counts as a
     failed test: an endpoint that could not be tested does not take traffic.
     """
+    invoked, skipped_state, error_state = contracts.SMOKE_TEST_RESULT_STATES
     invoke = ApiTask(
-        "SmokeTest",
+        invoked,
         resource=LAMBDA_INVOKE,
         parameters={
             "FunctionName": ref(SMOKE_TEST_FUNCTION_ARN),
@@ -217,7 +218,7 @@ def smoke_test(failures: Failures) -> Segment:
         result_path=SMOKE_TEST,
     )
     skipped = Pass(
-        "SmokeTestSkipped",
+        skipped_state,
         parameters={
             "status": "skipped",
             "rows": 0,
@@ -228,7 +229,7 @@ def smoke_test(failures: Failures) -> Segment:
         result_path=SMOKE_TEST,
     )
     errored = Pass(
-        "SmokeTestError",
+        error_state,
         parameters={
             "status": "failed",
             "rows": 0,
@@ -241,19 +242,13 @@ def smoke_test(failures: Failures) -> Segment:
         result_path=SMOKE_TEST,
     )
     invoke.add_catch(Catch(error_equals=[errors.ALL], next_step=errored, result_path=SMOKE_TEST))
-    has_report = Choice("HasEvaluationReport")
+    has_report = Choice(contracts.SMOKE_TEST_FIRST_STATE)
     has_report.add_choice(ChoiceRule.IsPresent(STATISTICS_URI, True), invoke)
     has_report.default_choice(skipped)
-    verdict = Choice("SmokeTestPassed")
+    verdict = Choice(contracts.SMOKE_TEST_VERDICT_STATE)
     invoke.next(verdict)
     skipped.next(verdict)
     errored.next(verdict)
-    delete = ApiTask(
-        "DeleteTestedEndpoint",
-        resource=aws_sdk("sagemaker", "deleteEndpoint"),
-        parameters={"EndpointName.$": TARGET_ENDPOINT},
-        result_path=None,
-    )
     failed = failures.failure(
         "SmokeTestFailed",
         errors.SMOKE_TEST_FAILED,
@@ -263,13 +258,24 @@ def smoke_test(failures: Failures) -> Segment:
             f"{SMOKE_TEST}.reason)"
         ),
     )
-    # The cleanup is best effort: its own error must not hide why the deployment failed.
-    delete.add_catch(Catch(error_equals=[errors.ALL], next_step=failed, result_path="$.cleanup"))
-    delete.next(failed)
-    verdict.default_choice(delete)
+    verdict.default_choice(delete_endpoint("DeleteTestedEndpoint", TARGET_ENDPOINT, then=failed))
     status = f"{SMOKE_TEST}.status"
     passed = [ChoiceRule.StringEquals(status, value) for value in ("passed", "skipped")]
     return Segment(has_report, exit_on(verdict, ChoiceRule.Or(passed)))
+
+
+def delete_endpoint(state_id: str, endpoint_name: str, then: State) -> ApiTask:
+    """DeleteEndpoint on the way to a failure, then `then`. Best effort: its own error must
+    not hide why the deployment failed, so it goes on to `then` whatever happens."""
+    delete = ApiTask(
+        state_id,
+        resource=aws_sdk("sagemaker", "deleteEndpoint"),
+        parameters={"EndpointName.$": endpoint_name},
+        result_path=None,
+    )
+    delete.add_catch(Catch(error_equals=[errors.ALL], next_step=then, result_path="$.cleanup"))
+    delete.next(then)
+    return delete
 
 
 def roll_out(failures: Failures) -> Segment:
@@ -336,11 +342,8 @@ def roll_out(failures: Failures) -> Segment:
     serverless = Choice("ServerlessUpdate")
     serverless.add_choice(ChoiceRule.IsNull("$.config.Endpoint.Serverless", False), at_once)
     serverless.default_choice(shift)
-    shift.add_choice(ChoiceRule.StringEquals(f"{rollout}.Type", "CANARY"), by_type["CANARY"])
-    shift.add_choice(ChoiceRule.StringEquals(f"{rollout}.Type", "LINEAR"), by_type["LINEAR"])
-    shift.add_choice(
-        ChoiceRule.StringEquals(f"{rollout}.Type", "ALL_AT_ONCE"), by_type["ALL_AT_ONCE"]
-    )
+    for kind, routing in by_type.items():
+        shift.add_choice(ChoiceRule.StringEquals(f"{rollout}.Type", kind), routing)
     shift.default_choice(
         failures.failure(
             "UnknownRolloutType",
@@ -404,17 +407,7 @@ def wait_for_endpoint(
         ),
     )
     if delete_on_failure:
-        delete = ApiTask(
-            f"DeleteFailed{label}",
-            resource=aws_sdk("sagemaker", "deleteEndpoint"),
-            parameters={"EndpointName.$": endpoint_name},
-            result_path=None,
-        )
-        # Best effort: its own error must not hide why the deployment failed.
-        delete.add_catch(
-            Catch(error_equals=[errors.ALL], next_step=failures.notify, result_path="$.cleanup")
-        )
-        delete.next(failures.notify)
+        delete = delete_endpoint(f"DeleteFailed{label}", endpoint_name, then=failures.notify)
         for _, failure in check.choices:
             failure.next(delete)
     check.default_choice(wait)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 
+from core.names import MONITORING_SCHEDULE_SUFFIX
 from workflow import errors
 from workflow.notifications import Failures
 from workflow.package import PACKAGE
@@ -27,7 +28,6 @@ from workflow.tasks import ApiTask, aws_sdk, sagemaker
 
 #: {"Names": the endpoint's schedules, "Exists": bool}, then the schedule's ARN.
 MONITORING = "$.monitoring"
-SCHEDULE_SUFFIX = "-data-quality"
 _BASELINE = f"{PACKAGE}.DriftCheckBaselines.ModelDataQuality"
 _PROCESSING = "/opt/ml/processing"
 #: Model Monitor reads the capture files as SageMaker writes them (JSON lines per request).
@@ -39,7 +39,7 @@ MAX_RUNTIME_SECONDS = 3600
 
 def schedule_name() -> str:
     """core.names.monitoring_schedule_name, as the ASL spells it."""
-    return f"{ref(ENDPOINT_NAME)}{SCHEDULE_SUFFIX}"
+    return f"{ref(ENDPOINT_NAME)}{MONITORING_SCHEDULE_SUFFIX}"
 
 
 def _schedule_config() -> dict[str, object]:
