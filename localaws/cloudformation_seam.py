@@ -43,7 +43,6 @@ from __future__ import annotations
 import copy
 import json
 import re
-import threading
 from collections.abc import Callable
 from contextlib import suppress
 from datetime import datetime
@@ -60,6 +59,8 @@ from moto.dynamodb.models.table import Table
 from moto.stepfunctions.models import StateMachine
 from moto.stepfunctions.utils import cfn_to_api_tags
 
+from localaws.patches import Patches, replaced_by
+
 #: The resource types moto 5.2.5's CloudFormation cannot create, which this seam models.
 BRIDGED_TYPES = frozenset(
     {
@@ -72,32 +73,26 @@ BRIDGED_TYPES = frozenset(
 #: `${Name}` in a state machine definition: a DefinitionSubstitutions key.
 PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9_]+)\}")
 
-_ORIGINALS: dict[tuple[type, str], Any] = {}
-_LOCK = threading.Lock()
+_PATCHES = Patches()
 
 
 def install() -> None:
     """Bridge moto's CloudFormation gaps (idempotent)."""
-    with _LOCK:
-        if not _ORIGINALS:
-            for owner, name, replacement in _replacements():
-                _ORIGINALS[(owner, name)] = owner.__dict__[name]
-                setattr(owner, name, replacement)
-        # moto caches its model list on first use: make sure it lists the bridged types.
-        _refresh_model_caches()
+    _PATCHES.apply(
+        lambda: [(owner, name, replaced_by(new)) for owner, name, new in _replacements()]
+    )
+    # moto caches its model list on first use: make sure it lists the bridged types.
+    _refresh_model_caches()
 
 
 def uninstall() -> None:
     """Put moto's own methods back (the bridged resource types stay registered)."""
-    with _LOCK:
-        for (owner, name), original in _ORIGINALS.items():
-            setattr(owner, name, original)
-        _ORIGINALS.clear()
+    _PATCHES.restore()
 
 
 def installed() -> bool:
     """Whether moto's methods are currently replaced by this seam's."""
-    return bool(_ORIGINALS)
+    return _PATCHES.applied
 
 
 def _replacements() -> list[tuple[type, str, Any]]:
@@ -221,7 +216,7 @@ def _delete_state_machine(
 
 def _apply_change_set(self: ChangeSet) -> None:
     """Apply the changes, then record the template, parameters and outputs they produced."""
-    _ORIGINALS[(ChangeSet, "apply")](self)
+    _PATCHES.original(ChangeSet, "apply")(self)
     stack = self.stack
     stack.template = self.template
     stack._parse_template()
@@ -269,7 +264,7 @@ def _created_then(owner: type, complete: Callable[[Any, dict[str, Any], str, str
         region_name: str,
         **kwargs: Any,
     ) -> Any:
-        original = _ORIGINALS[(owner, "create_from_cloudformation_json")]
+        original = _PATCHES.original(owner, "create_from_cloudformation_json")
         resource = original.__func__(
             cls, resource_name, cloudformation_json, account_id, region_name, **kwargs
         )
@@ -287,7 +282,7 @@ def _update_function(
     account_id: str,
     region_name: str,
 ) -> LambdaFunction:
-    original = _ORIGINALS[(LambdaFunction, "update_from_cloudformation_json")]
+    original = _PATCHES.original(LambdaFunction, "update_from_cloudformation_json")
     function = original.__func__(
         cls, original_resource, new_resource_name, cloudformation_json, account_id, region_name
     )
@@ -310,7 +305,7 @@ def _keep_logging_config(function: LambdaFunction, properties: dict[str, Any]) -
 
 
 def _function_configuration(self: LambdaFunction, on_create: bool = False) -> dict[str, Any]:
-    config: dict[str, Any] = _ORIGINALS[(LambdaFunction, "get_configuration")](self, on_create)
+    config: dict[str, Any] = _PATCHES.original(LambdaFunction, "get_configuration")(self, on_create)
     logging_config = getattr(self, _LOGGING_CONFIG, None)
     if logging_config is not None:
         config["LoggingConfig"] = dict(logging_config)

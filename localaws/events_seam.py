@@ -100,6 +100,7 @@ from moto.s3.responses import S3Response
 
 from localaws import accounts
 from localaws.accounts import Account
+from localaws.patches import Patches
 
 _LOG = logging.getLogger(__name__)
 
@@ -126,31 +127,22 @@ _SEQUENCER = itertools.count(time.time_ns())
 _WRITING = threading.local()
 _MISSING = object()
 
-_ORIGINALS: dict[tuple[Any, str], Any] = {}
-_LOCK = threading.Lock()
+_PATCHES = Patches()
 
 
 def install() -> None:
     """Bridge moto's EventBridge gaps (idempotent)."""
-    with _LOCK:
-        if not _ORIGINALS:
-            for owner, name, replace in _replacements():
-                original = owner.__dict__[name]
-                _ORIGINALS[(owner, name)] = original
-                setattr(owner, name, replace(original))
+    _PATCHES.apply(_replacements)
 
 
 def uninstall() -> None:
     """Put moto's own functions and methods back."""
-    with _LOCK:
-        for (owner, name), original in _ORIGINALS.items():
-            setattr(owner, name, original)
-        _ORIGINALS.clear()
+    _PATCHES.restore()
 
 
 def installed() -> bool:
     """Whether moto's functions are currently replaced by this seam's."""
-    return bool(_ORIGINALS)
+    return _PATCHES.applied
 
 
 def _replacements() -> list[tuple[Any, str, Callable[[Any], Any]]]:
@@ -303,7 +295,7 @@ def _deliver(
             event.pop("ingestion-time", None)
         single = copy.copy(rule)
         single.targets = [target]
-        _ORIGINALS[(Rule, "send_to_targets")](single, event, transform_input)
+        _PATCHES.original(Rule, "send_to_targets")(single, event, transform_input)
         return record()
     except Exception as exc:
         _LOG.warning(
