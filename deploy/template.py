@@ -425,54 +425,32 @@ def _approval(settings: Settings) -> Json:
                 },
             },
         },
-        FUNCTION_LOGS: {
-            "Type": "AWS::Logs::LogGroup",
-            "DeletionPolicy": "Delete",
-            "UpdateReplacePolicy": "Delete",
-            "Properties": {
-                "LogGroupName": names.function_log_group(settings),
-                "RetentionInDays": LOG_RETENTION_DAYS,
-            },
-        },
+        FUNCTION_LOGS: _log_group(names.function_log_group(settings)),
         FUNCTION_ROLE: iam.role(
             "The approval function: its table, its secrets, its own URL, task callbacks",
             "lambda",
             "approval",
             statements,
         ),
-        FUNCTION: {
-            "Type": "AWS::Lambda::Function",
-            "Properties": {
-                "FunctionName": settings.approval_function_name,
-                "Description": "Human approval of model packages: request, review page, decision",
-                "Runtime": LAMBDA_RUNTIME,
-                "Handler": LAMBDA_HANDLER,
-                "Architectures": ["arm64"],
-                "MemorySize": 256,
-                "Timeout": 30,
-                "Code": {"S3Bucket": ref(CODE_BUCKET), "S3Key": ref(CODE_KEY)},
-                "Role": get_att(FUNCTION_ROLE, "Arn"),
-                "ReservedConcurrentExecutions": ref(APPROVAL_CONCURRENCY),
-                "LoggingConfig": {
-                    "LogFormat": FUNCTION_LOG_FORMAT,
-                    "ApplicationLogLevel": FUNCTION_APPLICATION_LOG_LEVEL,
-                    "SystemLogLevel": FUNCTION_SYSTEM_LOG_LEVEL,
-                    "LogGroup": ref(FUNCTION_LOGS),
-                },
-                "Environment": {
-                    "Variables": {
-                        "APPROVAL_TABLE": ref(TABLE),
-                        "APPROVAL_BASE_URL": ref(APPROVAL_BASE_URL),
-                        "SIGNING_SECRET_ARN": ref(SECRET),
-                        "APPROVERS": ref(APPROVERS),
-                        "EMAIL_FROM": ref(APPROVAL_EMAIL_SENDER),
-                        "EMAIL_TO": ref(APPROVAL_EMAIL),
-                        "SLACK_WEBHOOK_SECRET_ARN": ref(SLACK_WEBHOOK_SECRET_ARN),
-                        "SLACK_SIGNING_SECRET_ARN": ref(SLACK_SIGNING_SECRET_ARN),
-                    }
-                },
+        FUNCTION: _python_function(
+            settings.approval_function_name,
+            "Human approval of model packages: request, review page, decision",
+            LAMBDA_HANDLER,
+            role=FUNCTION_ROLE,
+            logs=FUNCTION_LOGS,
+            timeout=30,
+            reserved_concurrency=ref(APPROVAL_CONCURRENCY),
+            environment={
+                "APPROVAL_TABLE": ref(TABLE),
+                "APPROVAL_BASE_URL": ref(APPROVAL_BASE_URL),
+                "SIGNING_SECRET_ARN": ref(SECRET),
+                "APPROVERS": ref(APPROVERS),
+                "EMAIL_FROM": ref(APPROVAL_EMAIL_SENDER),
+                "EMAIL_TO": ref(APPROVAL_EMAIL),
+                "SLACK_WEBHOOK_SECRET_ARN": ref(SLACK_WEBHOOK_SECRET_ARN),
+                "SLACK_SIGNING_SECRET_ARN": ref(SLACK_SIGNING_SECRET_ARN),
             },
-        },
+        ),
         FUNCTION_URL: {
             "Type": "AWS::Lambda::Url",
             "Properties": {"AuthType": "NONE", "TargetFunctionArn": get_att(FUNCTION, "Arn")},
@@ -499,6 +477,53 @@ def _approval(settings: Settings) -> Json:
     }
 
 
+def _log_group(name: str) -> Json:
+    """A function's log group, kept LOG_RETENTION_DAYS and deleted with the stack."""
+    return {
+        "Type": "AWS::Logs::LogGroup",
+        "DeletionPolicy": "Delete",
+        "UpdateReplacePolicy": "Delete",
+        "Properties": {"LogGroupName": name, "RetentionInDays": LOG_RETENTION_DAYS},
+    }
+
+
+def _python_function(
+    name: str,
+    description: str,
+    handler: str,
+    *,
+    role: str,
+    logs: str,
+    timeout: int,
+    reserved_concurrency: Json | None = None,
+    environment: Mapping[str, Any] | None = None,
+) -> Json:
+    """One of the stack's functions: the functions' zip on Lambda's Python runtime (arm64,
+    256 MB), its own role and log group, JSON logs at the project's levels."""
+    properties: Json = {
+        "FunctionName": name,
+        "Description": description,
+        "Runtime": LAMBDA_RUNTIME,
+        "Handler": handler,
+        "Architectures": ["arm64"],
+        "MemorySize": 256,
+        "Timeout": timeout,
+        "Code": {"S3Bucket": ref(CODE_BUCKET), "S3Key": ref(CODE_KEY)},
+        "Role": get_att(role, "Arn"),
+    }
+    if reserved_concurrency is not None:
+        properties["ReservedConcurrentExecutions"] = reserved_concurrency
+    properties["LoggingConfig"] = {
+        "LogFormat": FUNCTION_LOG_FORMAT,
+        "ApplicationLogLevel": FUNCTION_APPLICATION_LOG_LEVEL,
+        "SystemLogLevel": FUNCTION_SYSTEM_LOG_LEVEL,
+        "LogGroup": ref(logs),
+    }
+    if environment is not None:
+        properties["Environment"] = {"Variables": dict(environment)}
+    return {"Type": "AWS::Lambda::Function", "Properties": properties}
+
+
 def _smoke_test(settings: Settings) -> Json:
     """The smoke-test function: reads the evaluation's sample, invokes the endpoint it is given
     (only this deployment's, by name prefix), and compares; it changes nothing."""
@@ -512,41 +537,21 @@ def _smoke_test(settings: Settings) -> Json:
         iam.statement(["sagemaker:InvokeEndpoint"], arn("sagemaker", f"endpoint/{endpoint}*")),
     ]
     return {
-        SMOKE_TEST_LOGS: {
-            "Type": "AWS::Logs::LogGroup",
-            "DeletionPolicy": "Delete",
-            "UpdateReplacePolicy": "Delete",
-            "Properties": {
-                "LogGroupName": names.smoke_test_log_group(settings),
-                "RetentionInDays": LOG_RETENTION_DAYS,
-            },
-        },
+        SMOKE_TEST_LOGS: _log_group(names.smoke_test_log_group(settings)),
         SMOKE_TEST_ROLE: iam.role(
             "The smoke-test function: the evaluation's sample and this deployment's endpoints",
             "lambda",
             "smoke-test",
             statements,
         ),
-        SMOKE_TEST_FUNCTION: {
-            "Type": "AWS::Lambda::Function",
-            "Properties": {
-                "FunctionName": names.smoke_test_function_name(settings),
-                "Description": "Before traffic: the endpoint answers as the evaluated model did",
-                "Runtime": LAMBDA_RUNTIME,
-                "Handler": SMOKE_TEST_HANDLER,
-                "Architectures": ["arm64"],
-                "MemorySize": 256,
-                "Timeout": 60,
-                "Code": {"S3Bucket": ref(CODE_BUCKET), "S3Key": ref(CODE_KEY)},
-                "Role": get_att(SMOKE_TEST_ROLE, "Arn"),
-                "LoggingConfig": {
-                    "LogFormat": FUNCTION_LOG_FORMAT,
-                    "ApplicationLogLevel": FUNCTION_APPLICATION_LOG_LEVEL,
-                    "SystemLogLevel": FUNCTION_SYSTEM_LOG_LEVEL,
-                    "LogGroup": ref(SMOKE_TEST_LOGS),
-                },
-            },
-        },
+        SMOKE_TEST_FUNCTION: _python_function(
+            names.smoke_test_function_name(settings),
+            "Before traffic: the endpoint answers as the evaluated model did",
+            SMOKE_TEST_HANDLER,
+            role=SMOKE_TEST_ROLE,
+            logs=SMOKE_TEST_LOGS,
+            timeout=60,
+        ),
     }
 
 
