@@ -198,12 +198,13 @@ def requests(rows: str, limit: int = MAX_REQUEST_BYTES) -> list[bytes]:
     return bodies
 
 
-def predict_endpoint(runtime: Any, endpoint: str, data: Path) -> bytes:
-    """The endpoint's text/csv answers for the file's rows, in order, one per line."""
+def predict_endpoint(runtime: Any, endpoint: str, rows: str) -> bytes:
+    """The endpoint's text/csv answers for feature rows (feature_rows), in order, one per
+    line."""
     from botocore.exceptions import ClientError
 
     answers = []
-    for body in requests(feature_rows(data)):
+    for body in requests(rows):
         try:
             answer = runtime.invoke_endpoint(
                 EndpointName=endpoint, ContentType=serving.CSV, Accept=serving.CSV, Body=body
@@ -228,7 +229,7 @@ def main_endpoint(endpoint: str, data: Path, profile: str | None, region: str | 
     """Print an endpoint's predictions for the file's rows (the rows are checked first)."""
     from clients.session import aws_account
 
-    feature_rows(data)  # bad input is refused before any AWS call
+    rows = feature_rows(data)  # bad input is refused before any AWS call
     runtime = aws_account(profile, region).client("sagemaker-runtime")
-    sys.stdout.write(predict_endpoint(runtime, endpoint, data).decode("utf-8"))
+    sys.stdout.write(predict_endpoint(runtime, endpoint, rows).decode("utf-8"))
     return 0
