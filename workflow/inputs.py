@@ -151,7 +151,12 @@ def apply_defaults(settings: Settings) -> Segment:
 
 
 def bucket_name(settings: Settings) -> str:
-    """The bucket of this execution (see bucket_uri), as a value or an intrinsic."""
+    """An intrinsic giving this execution's bucket.
+
+    Without a configured bucket it is SageMaker's default bucket, sagemaker-<region>-<account>
+    (Settings.bucket_for), with region and account read from the execution's ARN
+    (arn:aws:states:<region>:<account>:execution:...).
+    """
     if settings.bucket:
         return f"States.Format('{settings.bucket}')"
     part = "States.ArrayGetItem(States.StringSplit($$.Execution.Id, ':'), {})"
@@ -159,14 +164,5 @@ def bucket_name(settings: Settings) -> str:
 
 
 def bucket_uri(settings: Settings, folder: str) -> str:
-    """An intrinsic giving s3://<bucket>/<pipeline>/<folder> for this execution.
-
-    Without a configured bucket it is SageMaker's default bucket, sagemaker-<region>-<account>
-    (Settings.bucket_for), with region and account read from the execution's ARN
-    (arn:aws:states:<region>:<account>:execution:...).
-    """
-    key = settings.prefix(folder)
-    if settings.bucket:
-        return f"States.Format('s3://{settings.bucket}/{key}')"
-    part = "States.ArrayGetItem(States.StringSplit($$.Execution.Id, ':'), {})"
-    return f"States.Format('s3://sagemaker-{{}}-{{}}/{key}', {part.format(3)}, {part.format(4)})"
+    """An intrinsic giving s3://<bucket>/<pipeline>/<folder> for this execution."""
+    return f"States.Format('s3://{{}}/{settings.prefix(folder)}', {bucket_name(settings)})"
