@@ -1,4 +1,4 @@
-"""Three gaps in moto's Step Functions, filled so state machines behave as on AWS.
+"""Four gaps in moto's Step Functions, filled so state machines behave as on AWS.
 
 1. The aws-sdk integration hands streaming bodies (S3 GetObject's `Body`) to the state data
    as a stream object; AWS gives a string. Streams are read into strings.
@@ -9,6 +9,9 @@
    its own account; here it signs with the credentials of the local AWS account that runs the
    execution and calls that account's server, which refuses the dummy keys. The account is
    the execution's, passed on to every thread the interpreter starts for it.
+4. StopExecution right after StartExecution fails with an internal error (HTTP 500) while the
+   execution's worker thread has not yet made its environment (`ExecutionWorker.env` is
+   None); AWS stops any RUNNING execution. The stop waits for the environment, briefly.
 
 All are method replacements on moto's own classes, installed once per process.
 """
@@ -16,6 +19,7 @@ All are method replacements on moto's own classes, installed once per process.
 from __future__ import annotations
 
 import threading
+import time
 from typing import Any
 
 import boto3
@@ -33,6 +37,10 @@ from localaws import accounts
 #: The account whose execution the current interpreter thread runs.
 _EXECUTING = threading.local()
 _ORIGINAL_LOGIC = ExecutionWorker._execution_logic
+_ORIGINAL_STOP = ExecutionWorker.stop
+#: How long a stop waits for an execution's worker to make its environment (it takes
+#: milliseconds once its thread runs).
+STOP_WAIT_SECONDS = 5.0
 
 
 def _read_streams(self: Any, response: Any, *_args: Any, **_kwargs: Any) -> None:
@@ -54,6 +62,13 @@ def _send_task_failure(self: StepFunctionResponse) -> Any:
 def _execution_logic(self: ExecutionWorker) -> None:
     _EXECUTING.account_id = self._evaluation_details.aws_execution_details.account
     _ORIGINAL_LOGIC(self)
+
+
+def _stop(self: ExecutionWorker, stop_date: Any, error: str | None, cause: str | None) -> None:
+    deadline = time.monotonic() + STOP_WAIT_SECONDS
+    while self.env is None and time.monotonic() < deadline:
+        time.sleep(0.005)
+    _ORIGINAL_STOP(self, stop_date=stop_date, error=error, cause=cause)
 
 
 class _AccountThread(threading.Thread):
@@ -117,5 +132,6 @@ def install() -> None:
     aws_sdk_service.StateTaskServiceAwsSdk._normalise_response = _read_streams
     StepFunctionResponse.send_task_failure = _send_task_failure
     ExecutionWorker._execution_logic = _execution_logic
+    ExecutionWorker.stop = _stop  # type: ignore[method-assign]
     boto_client.boto3 = _AccountClients
     _threads_inherit_the_account()

@@ -13,6 +13,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -337,3 +338,28 @@ def test_pin_moto_runs_task_states_in_threads_of_their_own() -> None:
     from moto.stepfunctions.parser.asl.component.state.exec import execute_state
 
     assert "Thread(target=_exec_and_notify" in inspect.getsource(execute_state)
+
+
+def test_pin_moto_cannot_stop_an_execution_whose_worker_has_not_started() -> None:
+    """Why localaws.sfn_seam makes a stop wait for the worker's environment (gap 4)."""
+    from types import SimpleNamespace
+
+    from localaws import sfn_seam
+
+    with pytest.raises(AttributeError, match="set_stop"):
+        sfn_seam._ORIGINAL_STOP(SimpleNamespace(env=None), stop_date=None, error="", cause="")
+
+
+def test_a_stop_right_after_the_start_waits_for_the_worker_and_stops_it() -> None:
+    from types import SimpleNamespace
+
+    from localaws import sfn_seam
+
+    stopped: list[tuple[Any, ...]] = []
+    environment = SimpleNamespace(set_stop=lambda **kw: stopped.append(tuple(kw.values())))
+    worker = SimpleNamespace(env=None)
+    threading.Timer(0.05, lambda: setattr(worker, "env", environment)).start()
+
+    sfn_seam._stop(worker, stop_date="now", error="", cause="stopped by the user")
+
+    assert stopped == [("now", "stopped by the user", "")]
