@@ -161,3 +161,15 @@ SMOKE_TEST_PACKAGE = "smoketest"
 SMOKE_TEST_HANDLER = f"{SMOKE_TEST_PACKAGE}.handler.lambda_handler"
 #: Every package the functions' zip holds (each with core/contracts.py beside it).
 FUNCTION_PACKAGES = (LAMBDA_PACKAGE, SMOKE_TEST_PACKAGE)
+
+#: The files a reviewer reads beside the model-quality report, registered with the package as
+#: CustomerMetadataProperties (pipelines/steps.py register_step): the comparison with the
+#: champion (S3 URI of comparison.json) and the pictures (S3 URI of their folder).
+PACKAGE_COMPARISON = "EvaluationComparison"
+PACKAGE_PICTURES = "EvaluationPictures"
+#: The pictures in that folder (scripts/evaluate.py PICTURES, which runs without the project).
+PICTURES = {
+    "predicted_vs_actual": "predicted-vs-actual.svg",
+    "residuals": "residuals.svg",
+    "feature_importance": "feature-importance.svg",
+}

@@ -96,6 +96,10 @@ class Settings:
     inference_instance_type: str = "ml.m5.large"
     #: Quality gate: the test-set MSE of rings must be at most this (the AWS template's gate).
     mse_threshold: float = 6.0
+    #: Champion gate: the test MSE may be at most this much above the champion's (the model
+    #: serving today). Negative turns the check off, the default: a person compares on the
+    #: review page.
+    champion_mse_tolerance: float = -1.0
     #: Step caching is a build setting: SageMaker requires CacheConfig.Enabled to be a literal.
     cache_enabled: bool = True
     cache_expire_after: str = "P30D"

@@ -35,6 +35,7 @@ DECLARED: dict[str, str] = {
     "TrainingInstanceType": "String",
     "TrainingInstanceCount": "Integer",
     "MseThreshold": "Float",
+    "ChampionMseTolerance": "Float",
     "MaxDepth": "Integer",
     "Eta": "Float",
     "Gamma": "Float",
@@ -91,6 +92,8 @@ LIMITS: dict[str, Limit] = {
     "TrainingInstanceCount": Limit(1, INT32_MAX, source="SageMaker ResourceConfig"),
     # The gate compares a mean squared error, never negative.
     "MseThreshold": Limit(0, source="the gate compares a mean squared error"),
+    # Any finite number: a negative one turns the champion check off.
+    "ChampionMseTolerance": Limit(-math.inf, source="a difference of mean squared errors"),
     # max_depth: range [0, inf], 0 meaning no limit (allowed with tree_method hist, which
     # scripts/train.py uses).
     "MaxDepth": Limit(0, INT32_MAX, source=_XGBOOST),
@@ -117,6 +120,8 @@ class PipelineParameters:
     training_instance_type: ParameterString
     training_instance_count: ParameterInteger
     mse_threshold: ParameterFloat
+    #: How much higher than the champion's the test MSE may be; negative: no such check.
+    champion_mse_tolerance: ParameterFloat
     max_depth: ParameterInteger
     eta: ParameterFloat
     gamma: ParameterFloat
@@ -149,6 +154,9 @@ def build_parameters(settings: Settings, input_data_url: str) -> PipelineParamet
         ),
         training_instance_count=ParameterInteger("TrainingInstanceCount", default_value=1),
         mse_threshold=ParameterFloat("MseThreshold", default_value=settings.mse_threshold),
+        champion_mse_tolerance=ParameterFloat(
+            "ChampionMseTolerance", default_value=settings.champion_mse_tolerance
+        ),
         max_depth=ParameterInteger("MaxDepth", default_value=hp.max_depth),
         eta=ParameterFloat("Eta", default_value=hp.eta),
         gamma=ParameterFloat("Gamma", default_value=hp.gamma),

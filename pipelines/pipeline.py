@@ -1,6 +1,7 @@
 """The SageMaker Pipeline, read top to bottom like its DAG:
 
 Preprocess -> Train -> Evaluate -> QualityGate -> Register | QualityGateFailed
+FindChampion ---------> Evaluate (the champion, scored on the same test split)
 Preprocess -> DataQualityBaseline --------------> Register (its drift-check baselines)
 """
 
@@ -26,21 +27,30 @@ def default_input_url(settings: Settings, bucket: str) -> str:
 def build_pipeline(settings: Settings, session: PipelineSession) -> Pipeline:
     """The whole pipeline; nothing here reads a clock or a step's arguments."""
     params = build_parameters(settings, default_input_url(settings, session.default_bucket()))
-    report = steps.evaluation_report()
+    report, comparison = steps.evaluation_report(), steps.comparison_report()
+    found = steps.champion_report()
 
     preprocess = steps.preprocess_step(settings, session, params)
+    champion = steps.find_champion_step(settings, session, params, found)
     train = steps.train_step(settings, session, params, preprocess)
     baseline = steps.data_quality_baseline_step(settings, session, preprocess)
-    evaluate = steps.evaluate_step(settings, session, params, preprocess, train, report)
+    evaluate = steps.evaluate_step(
+        settings, session, params, preprocess, train, champion, found, [report, comparison]
+    )
     metric = steps.gate_metric(evaluate, report)
+    increase = steps.mse_increase(evaluate, comparison)
     register = steps.register_step(settings, session, train, evaluate, baseline)
     gate = steps.quality_gate_step(
-        metric, params, if_steps=[register], else_steps=[steps.fail_step(metric, params)]
+        metric,
+        increase,
+        params,
+        if_steps=[register],
+        else_steps=[steps.fail_step(metric, increase, params)],
     )
 
     return Pipeline(
         name=settings.pipeline_name,
         parameters=params.all(),
-        steps=[preprocess, train, baseline, evaluate, gate],
+        steps=[preprocess, champion, train, baseline, evaluate, gate],
         sagemaker_session=session,
     )

@@ -21,7 +21,11 @@ from sagemaker.model_monitor.dataset_format import DatasetFormat
 from sagemaker.processing import ProcessingInput, ProcessingOutput, ScriptProcessor
 from sagemaker.workflow.check_job_config import CheckJobConfig
 from sagemaker.workflow.condition_step import ConditionStep
-from sagemaker.workflow.conditions import ConditionLessThanOrEqualTo
+from sagemaker.workflow.conditions import (
+    ConditionLessThan,
+    ConditionLessThanOrEqualTo,
+    ConditionOr,
+)
 from sagemaker.workflow.entities import PipelineVariable
 from sagemaker.workflow.execution_variables import ExecutionVariables
 from sagemaker.workflow.fail_step import FailStep
@@ -34,14 +38,22 @@ from sagemaker.workflow.step_collections import StepCollection
 from sagemaker.workflow.steps import CacheConfig, ProcessingStep, Step, TrainingStep
 from sagemaker.xgboost import XGBoost
 
+from core import contracts
 from core.settings import PROCESSING_ROOT, SCRIPTS_DIR, Settings
 from pipelines.names import (
     BASELINE,
     BASELINE_STEP,
+    CHAMPION,
+    CHAMPION_FILE,
+    COMPARISON_FILE,
     EVALUATE_STEP,
     EVALUATION,
     EVALUATION_FILE,
+    FIND_CHAMPION_STEP,
     GATE_METRIC_PATH,
+    MODEL_FEATURES,
+    MSE_INCREASE_PATH,
+    PICTURES_FOLDER,
     PREPROCESS_STEP,
     SPLITS,
     STATISTICS,
@@ -70,12 +82,18 @@ def _processor(
     )
 
 
-def script_args(**options: object) -> list[str]:
-    """Command-line options for a script: script_args(output_dir=x) -> ["--output-dir", x]."""
+def script_args(**options: object) -> list[str | PipelineVariable]:
+    """Command-line options for a script: script_args(output_dir=x) -> ["--output-dir", x].
+
+    A pipeline variable (a parameter, JsonGet) stays one, resolved when the job starts.
+    """
     return [
         part
         for name, value in options.items()
-        for part in (f"--{name.replace('_', '-')}", str(value))
+        for part in (
+            f"--{name.replace('_', '-')}",
+            value if isinstance(value, PipelineVariable) else str(value),
+        )
     ]
 
 
@@ -159,17 +177,60 @@ def train_step(
     )
 
 
+def champion_report() -> PropertyFile:
+    """champion.json: which model is serving today, read by Evaluate through JsonGet."""
+    return PropertyFile(name="ChampionReport", output_name=CHAMPION, path=CHAMPION_FILE)
+
+
+def find_champion_step(
+    settings: Settings, session: PipelineSession, params: PipelineParameters, found: PropertyFile
+) -> ProcessingStep:
+    """The model the new one must beat: the endpoint's, else the latest Approved package.
+
+    Never cached: what is deployed or approved changes between runs while this step's
+    arguments do not. Evaluate gets the answer as arguments, so its own cache key changes
+    exactly when the champion does.
+    """
+    processor = _processor(settings, session, params, "champion")
+    return ProcessingStep(
+        name=FIND_CHAMPION_STEP,
+        step_args=processor.run(
+            code=str(SCRIPTS_DIR / "champion.py"),
+            outputs=[
+                ProcessingOutput(output_name=CHAMPION, source=f"{PROCESSING_ROOT}/{CHAMPION}")
+            ],
+            arguments=script_args(
+                endpoint_name=settings.endpoint_name,
+                model_package_group=settings.model_package_group,
+                output_dir=f"{PROCESSING_ROOT}/{CHAMPION}",
+            ),
+        ),
+        property_files=[found],
+        cache_config=CacheConfig(enable_caching=False),
+    )
+
+
 def evaluate_step(
     settings: Settings,
     session: PipelineSession,
     params: PipelineParameters,
     preprocess: ProcessingStep,
     train: TrainingStep,
-    report: PropertyFile,
+    champion: ProcessingStep,
+    found: PropertyFile,
+    reports: Sequence[PropertyFile],
 ) -> ProcessingStep:
-    """Score the model on the held-out test split; writes evaluation.json."""
+    """Score the model, and the champion, on the held-out test split.
+
+    Writes evaluation.json (the challenger, SageMaker's model-quality format), comparison.json
+    and the pictures.
+    """
     processor = _processor(settings, session, params, "evaluate")
     test_split = preprocess.properties.ProcessingOutputConfig.Outputs["test"].S3Output.S3Uri
+
+    def champion_field(name: str) -> JsonGet:
+        return JsonGet(step_name=champion.name, property_file=found, json_path=name)
+
     return ProcessingStep(
         name=EVALUATE_STEP,
         step_args=processor.run(
@@ -188,9 +249,13 @@ def evaluate_step(
                 model_dir=f"{PROCESSING_ROOT}/model",
                 test_dir=f"{PROCESSING_ROOT}/test",
                 output_dir=f"{PROCESSING_ROOT}/{EVALUATION}",
+                feature_names=",".join(MODEL_FEATURES),
+                champion_model_url=champion_field("model_data_url"),
+                champion_source=champion_field("source"),
+                champion_package=champion_field("model_package_arn"),
             ),
         ),
-        property_files=[report],
+        property_files=list(reports),
         cache_config=cache_config(settings),
     )
 
@@ -244,9 +309,19 @@ def evaluation_report() -> PropertyFile:
     return PropertyFile(name="EvaluationReport", output_name=EVALUATION, path=EVALUATION_FILE)
 
 
+def comparison_report() -> PropertyFile:
+    """comparison.json, beside evaluation.json: the challenger against the champion."""
+    return PropertyFile(name="ComparisonReport", output_name=EVALUATION, path=COMPARISON_FILE)
+
+
 def gate_metric(evaluate: ProcessingStep, report: PropertyFile) -> JsonGet:
     """The test MSE, read from this execution's evaluation.json."""
     return JsonGet(step_name=evaluate.name, property_file=report, json_path=GATE_METRIC_PATH)
+
+
+def mse_increase(evaluate: ProcessingStep, comparison: PropertyFile) -> JsonGet:
+    """How much higher the test MSE is than the champion's (0 without a champion)."""
+    return JsonGet(step_name=evaluate.name, property_file=comparison, json_path=MSE_INCREASE_PATH)
 
 
 def register_step(
@@ -267,6 +342,13 @@ def register_step(
     """
     evaluation_uri = evaluate.properties.ProcessingOutputConfig.Outputs[EVALUATION].S3Output.S3Uri
     properties = baseline.properties
+    # Beside the model-quality report, registered with the package so a reviewer (and the
+    # approval page) finds them from the package alone: the comparison with the champion
+    # and the pictures (names in core.contracts, read by the workflow and the run).
+    review_files = {
+        contracts.PACKAGE_COMPARISON: Join(on="/", values=[evaluation_uri, COMPARISON_FILE]),
+        contracts.PACKAGE_PICTURES: Join(on="/", values=[evaluation_uri, PICTURES_FOLDER]),
+    }
 
     def json_at(uri: str | PipelineVariable) -> MetricsSource:
         return MetricsSource(s3_uri=uri, content_type="application/json")
@@ -298,13 +380,14 @@ def register_step(
             approval_status=PENDING_MANUAL_APPROVAL,
             model_metrics=metrics,
             drift_check_baselines=drift,
+            customer_metadata_properties=review_files,
             description=f"XGBoost regression of rings, {settings.project}",
         ),
     )
 
 
-def fail_step(metric: JsonGet, params: PipelineParameters) -> FailStep:
-    """Stop the execution, saying which value missed which threshold."""
+def fail_step(metric: JsonGet, increase: JsonGet, params: PipelineParameters) -> FailStep:
+    """Stop the execution, saying which values missed which thresholds."""
     return FailStep(
         name="QualityGateFailed",
         error_message=Join(
@@ -312,8 +395,13 @@ def fail_step(metric: JsonGet, params: PipelineParameters) -> FailStep:
             values=[
                 "Test MSE",
                 metric,
-                "is above the quality gate threshold MseThreshold =",
+                "must be at most MseThreshold =",
                 params.mse_threshold,
+                "and at most ChampionMseTolerance =",
+                params.champion_mse_tolerance,
+                "above the champion's (it is",
+                increase,
+                "above; a negative tolerance turns that check off)",
             ],
         ),
     )
@@ -321,16 +409,25 @@ def fail_step(metric: JsonGet, params: PipelineParameters) -> FailStep:
 
 def quality_gate_step(
     metric: JsonGet,
+    increase: JsonGet,
     params: PipelineParameters,
     if_steps: Sequence[ModelStep],
     else_steps: Sequence[FailStep],
 ) -> ConditionStep:
-    """Register only a model whose test MSE is at most the threshold."""
+    """Register only a model whose test MSE is at most the threshold and, when the champion
+    check is on (ChampionMseTolerance not negative), at most that much above the champion's."""
+    tolerance = params.champion_mse_tolerance
     return ConditionStep(
         name="QualityGate",
         # JsonGet is a valid left operand (the SDK's annotation leaves it out).
         conditions=[
-            ConditionLessThanOrEqualTo(left=metric, right=params.mse_threshold)  # type: ignore[arg-type]
+            ConditionLessThanOrEqualTo(left=metric, right=params.mse_threshold),  # type: ignore[arg-type]
+            ConditionOr(
+                conditions=[
+                    ConditionLessThan(left=tolerance, right=0.0),
+                    ConditionLessThanOrEqualTo(left=increase, right=tolerance),  # type: ignore[arg-type]
+                ]
+            ),
         ],
         if_steps=list[Step | StepCollection](if_steps),
         else_steps=list[Step | StepCollection](else_steps),

@@ -22,6 +22,7 @@ EXPECTED_PARAMETERS = {
     "TrainingInstanceType",
     "TrainingInstanceCount",
     "MseThreshold",
+    "ChampionMseTolerance",
     "MaxDepth",
     "Eta",
     "Gamma",
@@ -92,12 +93,13 @@ def test_top_level_steps_in_dag_order(definition: dict) -> None:
     top = [(s["Name"], s["Type"]) for s in definition["Steps"]]
     assert top == [
         ("Preprocess", "Processing"),
+        ("FindChampion", "Processing"),
         ("Train", "Training"),
         ("DataQualityBaseline", "QualityCheck"),
         ("Evaluate", "Processing"),
         ("QualityGate", "Condition"),
     ]
-    baseline = definition["Steps"][2]
+    baseline = definition["Steps"][3]
     assert (baseline["CheckType"], baseline["SkipCheck"], baseline["RegisterNewBaseline"]) == (
         "DATA_QUALITY",
         True,
@@ -107,7 +109,7 @@ def test_top_level_steps_in_dag_order(definition: dict) -> None:
     assert dataset == {
         "Get": "Steps.Preprocess.ProcessingOutputConfig.Outputs['baseline'].S3Output.S3Uri"
     }
-    gate = definition["Steps"][4]["Arguments"]
+    gate = definition["Steps"][5]["Arguments"]
     assert [(s["Name"], s["Type"]) for s in gate["IfSteps"]] == [
         ("Register-RegisterModel", "RegisterModel")
     ]
@@ -137,12 +139,93 @@ def test_evaluate_reads_model_and_test_split(definition: dict) -> None:
             "PropertyFileName": "EvaluationReport",
             "OutputName": "evaluation",
             "FilePath": "evaluation.json",
-        }
+        },
+        {
+            "PropertyFileName": "ComparisonReport",
+            "OutputName": "evaluation",
+            "FilePath": "comparison.json",
+        },
     ]
 
 
+def test_the_champion_is_found_afresh_and_reaches_evaluate_as_arguments(definition: dict) -> None:
+    """FindChampion never hits the cache (what is deployed changes while its arguments do not);
+    Evaluate gets each field of its answer as an argument, so Evaluate's own cache key changes
+    exactly when the champion does."""
+    steps = _steps(definition)
+    find = steps["FindChampion"]
+    assert find["CacheConfig"]["Enabled"] is False
+    arguments = find["Arguments"]["AppSpecification"]["ContainerArguments"]
+    settings = Settings()
+    assert arguments[:4] == [
+        "--endpoint-name",
+        settings.endpoint_name,
+        "--model-package-group",
+        settings.model_package_group,
+    ]
+    assert find["PropertyFiles"] == [
+        {
+            "PropertyFileName": "ChampionReport",
+            "OutputName": "champion",
+            "FilePath": "champion.json",
+        }
+    ]
+    evaluate = steps["Evaluate"]["Arguments"]["AppSpecification"]["ContainerArguments"]
+    for option, path in (
+        ("--champion-model-url", "model_data_url"),
+        ("--champion-source", "source"),
+        ("--champion-package", "model_package_arn"),
+    ):
+        assert evaluate[evaluate.index(option) + 1] == {
+            "Std:JsonGet": {
+                "PropertyFile": {"Get": "Steps.FindChampion.PropertyFiles.ChampionReport"},
+                "Path": path,
+            }
+        }
+    assert steps["Evaluate"]["CacheConfig"]["Enabled"] is True
+
+
+def test_the_champion_gate_is_off_unless_its_tolerance_is_given(definition: dict) -> None:
+    (_, champion) = _steps(definition)["QualityGate"]["Arguments"]["Conditions"]
+    assert champion == {
+        "Type": "Or",
+        "Conditions": [
+            {
+                "Type": "LessThan",
+                "LeftValue": {"Get": "Parameters.ChampionMseTolerance"},
+                "RightValue": 0.0,
+            },
+            {
+                "Type": "LessThanOrEqualTo",
+                "LeftValue": {
+                    "Std:JsonGet": {
+                        "PropertyFile": {"Get": "Steps.Evaluate.PropertyFiles.ComparisonReport"},
+                        "Path": "mse_increase",
+                    }
+                },
+                "RightValue": {"Get": "Parameters.ChampionMseTolerance"},
+            },
+        ],
+    }
+    defaults = {p["Name"]: p["DefaultValue"] for p in definition["Parameters"]}
+    assert defaults["ChampionMseTolerance"] < 0
+
+
+def test_register_names_the_comparison_and_the_pictures(definition: dict) -> None:
+    register = _steps(definition)["Register-RegisterModel"]["Arguments"]
+    evaluation = {
+        "Get": "Steps.Evaluate.ProcessingOutputConfig.Outputs['evaluation'].S3Output.S3Uri"
+    }
+    assert register["CustomerMetadataProperties"] == {
+        "EvaluationComparison": {
+            "Std:Join": {"On": "/", "Values": [evaluation, "comparison.json"]}
+        },
+        "EvaluationPictures": {"Std:Join": {"On": "/", "Values": [evaluation, "pictures"]}},
+    }
+
+
 def test_quality_gate_reads_the_evaluation_property_file(definition: dict) -> None:
-    (condition,) = _steps(definition)["QualityGate"]["Arguments"]["Conditions"]
+    (condition, _) = _steps(definition)["QualityGate"]["Arguments"]["Conditions"]
     assert condition["Type"] == "LessThanOrEqualTo"
     assert condition["LeftValue"] == {
         "Std:JsonGet": {
@@ -197,6 +280,8 @@ def test_fail_message_names_metric_and_threshold(definition: dict) -> None:
     refs = _refs(message)
     assert "Parameters.MseThreshold" in refs
     assert "Steps.Evaluate.PropertyFiles.EvaluationReport" in refs
+    assert "Parameters.ChampionMseTolerance" in refs
+    assert "Steps.Evaluate.PropertyFiles.ComparisonReport" in refs
 
 
 def test_every_parameter_is_declared_and_used(definition: dict) -> None:

@@ -104,7 +104,12 @@ def test_end_to_end_meets_the_quality_gate(run_script, trained, abalone_splits, 
     assert metric["mse"] < MSE_GATE
     assert metric["r2"] > 0
     assert metric["rmse"] == pytest.approx(np.sqrt(metric["mse"]))
-    assert sorted(p.name for p in out.iterdir()) == ["evaluation.json", "smoke-test"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        "comparison.json",
+        "evaluation.json",
+        "pictures",
+        "smoke-test",
+    ]
 
     # model_fn, the serving hook, loads the same model and reproduces the reported MSE.
     test = pd.read_csv(abalone_splits / "test" / "test.csv", header=None).to_numpy()
