@@ -116,6 +116,7 @@ def slack_request_message(approval: Approval, review_url: str) -> dict[str, Any]
             {"type": "header", "text": {"type": "plain_text", "text": "Model approval needed"}},
             {"type": "section", "text": {"type": "mrkdwn", "text": summary}},
             {"type": "section", "text": {"type": "mrkdwn", "text": _metrics_text(approval)}},
+            {"type": "section", "text": {"type": "mrkdwn", "text": _champion_text(approval)}},
             {
                 "type": "actions",
                 "block_id": f"approval:{approval.approval_id}",
@@ -186,7 +187,25 @@ def _email_text(approval: Approval, review_url: str) -> str:
             f"  {row.name:<6} {format_number(row.value):>10} "
             f"(std {format_number(row.standard_deviation)}){verdict}"
         )
+    lines += ["", *champion_lines(approval)]
     return "\n".join(lines) + "\n"
+
+
+def champion_lines(approval: Approval) -> list[str]:
+    """The challenger against the champion in plain text: a heading, then one line a metric."""
+    rows = approval.champion_rows()
+    if not rows:
+        note = approval.champion_note
+        return [f"Against the champion: {note}"] if note else []
+    lines = [f"Against the champion, {approval.champion_label}, on the same test rows:"]
+    for row in rows:
+        better = {"same": "the same"}.get(row.better, f"{row.better} better")
+        difference = "n/a" if row.difference is None else f"{row.difference:+.4g}"
+        lines.append(
+            f"  {row.name:<6} {format_number(row.challenger):>10} against "
+            f"{format_number(row.champion):>10} ({difference}, {better})"
+        )
+    return lines
 
 
 def _metrics_text(approval: Approval) -> str:
@@ -198,6 +217,13 @@ def _metrics_text(approval: Approval) -> str:
             f"± {format_number(row.standard_deviation)}{verdict}"
         )
     return "\n".join(lines)
+
+
+def _champion_text(approval: Approval) -> str:
+    """The comparison in Slack: the heading in bold, the lines in a code block to align."""
+    heading, *rows = champion_lines(approval) or ["Against the champion: not compared"]
+    text = f"*{_mrkdwn(heading)}*"
+    return text + ("\n```" + _mrkdwn("\n".join(r.strip() for r in rows)) + "```" if rows else "")
 
 
 def _decision_button(approval: Approval, action: str, style: str) -> dict[str, Any]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -29,6 +29,8 @@ DECISIONS = {APPROVE: APPROVED, REJECT: REJECTED}
 #: Where a decision came from.
 VIA_WEB = "web"
 VIA_SLACK = "slack"
+#: The SageMaker model registry (UpdateModelPackage, e.g. in Studio; approval.registry).
+VIA_REGISTRY = "model registry"
 
 #: The Step Functions error name a rejection fails the task with.
 REJECTED_ERROR = contracts.REJECTED
@@ -86,6 +88,19 @@ class MetricRow:
 
 
 @dataclass(frozen=True)
+class ChampionRow:
+    """One metric of the challenger (this run's model) against the champion's."""
+
+    name: str
+    challenger: float | None
+    champion: float | None
+    #: challenger - champion
+    difference: float | None
+    #: "challenger", "champion" or "same"
+    better: str
+
+
+@dataclass(frozen=True)
 class Approval:
     """One request for a human decision, as stored (minus the token) and shown."""
 
@@ -108,6 +123,10 @@ class Approval:
     decided_via: str = ""
     callback: str = ""
     callback_error: str = ""
+    #: The challenger against the champion (the pipeline's comparison.json), when registered.
+    comparison: dict[str, Any] | None = None
+    #: The evaluation's pictures, name -> safe inline SVG (approval.review_files).
+    pictures: dict[str, str] = field(default_factory=dict)
 
     @property
     def is_pending(self) -> bool:
@@ -117,15 +136,19 @@ class Approval:
         return (time.time() if now is None else now) >= self.expires_at
 
     @property
+    def decided_through(self) -> str:
+        """Where the decision was taken, as a sentence says it ("via web", "via the model
+        registry")."""
+        return f"the {self.decided_via}" if self.decided_via == VIA_REGISTRY else self.decided_via
+
+    @property
     def expires_at_iso(self) -> str:
         return iso_time(self.expires_at)
 
     @property
     def model_package_label(self) -> str:
         """'group v3' from arn:...:model-package/group/3, else the ARN itself."""
-        _, _, resource = self.model_package_arn.partition(":model-package/")
-        group, _, version = resource.partition("/")
-        return f"{group} v{version}" if group and version else self.model_package_arn
+        return _package_label(self.model_package_arn)
 
     def metric_rows(self) -> list[MetricRow]:
         """The regression metrics in their reported order, the gate applied to its metric."""
@@ -145,6 +168,48 @@ class Approval:
                 )
             )
         return rows
+
+    def champion_rows(self) -> list[ChampionRow]:
+        """Each metric of both models, when the pipeline compared them; [] when it did not."""
+        comparison = self.comparison or {}
+        if not comparison.get("champion") or not comparison.get("comparable"):
+            return []
+        rows = []
+        metrics = comparison.get("metrics")
+        for name, entry in metrics.items() if isinstance(metrics, dict) else ():
+            if isinstance(entry, dict):
+                rows.append(
+                    ChampionRow(
+                        name=name,
+                        challenger=_number(entry.get("challenger")),
+                        champion=_number(entry.get("champion")),
+                        difference=_number(entry.get("difference")),
+                        better=str(entry.get("better") or ""),
+                    )
+                )
+        return rows
+
+    @property
+    def champion_label(self) -> str:
+        """Which model is the champion, in words ("" without one)."""
+        champion = (self.comparison or {}).get("champion")
+        if not isinstance(champion, dict):
+            return ""
+        package = str(champion.get("model_package_arn") or "")
+        label = _package_label(package) if package.startswith("arn:") else ""
+        where = {
+            "endpoint": "the model the endpoint serves",
+            "approved-package": "the latest approved package",
+        }.get(str(champion.get("source")), "the champion")
+        return f"{where} {label}" if label else where
+
+    @property
+    def champion_note(self) -> str:
+        """Why there is no comparison, when there is none."""
+        comparison = self.comparison
+        if comparison is None:
+            return "The pipeline registered no comparison with a champion."
+        return "" if self.champion_rows() else str(comparison.get("reason") or "")
 
     def decision_record(self) -> dict[str, str]:
         """What Step Functions receives: the task output, or the failure's cause."""
@@ -197,6 +262,12 @@ def clean_text(value: str, *, multiline: bool = False) -> str:
     if multiline:
         return value.replace("\r\n", "\n").translate(_COMMENT_TABLE).strip()
     return " ".join(value.translate(_NAME_TABLE).split())
+
+
+def _package_label(arn: str) -> str:
+    _, _, resource = arn.partition(":model-package/")
+    group, _, version = resource.partition("/")
+    return f"{group} v{version}" if group and version else arn
 
 
 def _number(raw: Any) -> float | None:

@@ -16,6 +16,7 @@ from approval.model import (
     REJECT,
     UNDELIVERED,
     Approval,
+    ChampionRow,
     MetricRow,
     format_number,
 )
@@ -32,6 +33,12 @@ MAX_NAME_LENGTH = 200
 MAX_COMMENT_LENGTH = 2000
 
 DECISION_PATH = "decision"
+#: The order and captions of the evaluation's pictures (core.contracts.PICTURES).
+CAPTIONS = {
+    "predicted_vs_actual": "Predicted against actual, on the test split",
+    "residuals": "Residuals (predicted - actual)",
+    "feature_importance": "Feature importance (share of total gain)",
+}
 
 _CSS = """
 :root{--ok:#1a7f37;--bad:#c62828;--muted:#57606a;--line:#d0d7de}
@@ -61,6 +68,8 @@ outline-offset:2px}
 .approve button{background:var(--ok)}.reject button{background:var(--bad)}
 .banner{border-left:.35rem solid var(--line);padding:.6rem 1rem;margin:1rem 0}
 .banner.ok{border-color:var(--ok)}.banner.bad{border-color:var(--bad)}
+figure{margin:1rem 0}figure svg{max-width:100%;height:auto}
+figcaption{color:var(--muted);font-size:.9rem}
 """
 
 
@@ -72,11 +81,12 @@ def review_page(approval: Approval, signatures: dict[str, str]) -> str:
     """
     title = f"<h1>Approve model package {_e(approval.model_package_label)}?</h1>"
     if not approval.is_pending or approval.is_expired():
-        body = title + _outcome_banner(approval) + _facts(approval)
+        body = title + _outcome_banner(approval) + _facts(approval) + _pictures(approval)
     else:
         body = (
             title
             + _facts(approval)
+            + _pictures(approval)
             + '<h2>Your decision</h2><div class="decide">'
             + _decision_form(approval, APPROVE, signatures[APPROVE])
             + _decision_form(approval, REJECT, signatures[REJECT])
@@ -142,7 +152,60 @@ def _facts(approval: Approval) -> str:
         ("Link expires", _e(approval.expires_at_iso)),
     ]
     facts = "".join(f"<dt>{label}</dt><dd>{value}</dd>" for label, value in rows)
-    return f"<h2>Model</h2><dl>{facts}</dl><h2>Metrics</h2>{_metrics(approval.metric_rows())}"
+    return (
+        f"<h2>Model</h2><dl>{facts}</dl><h2>Metrics</h2>{_metrics(approval.metric_rows())}"
+        + _champion(approval)
+    )
+
+
+def _champion(approval: Approval) -> str:
+    """The challenger beside the champion, per metric, with the difference and the better."""
+    rows = approval.champion_rows()
+    if not rows:
+        note = approval.champion_note
+        return f'<h2>Against the champion</h2><p class="muted">{_e(note)}</p>' if note else ""
+    body = "".join(
+        f"<tr><th scope=row>{_e(row.name)}</th>"
+        f'<td class="num">{_e(format_number(row.challenger))}</td>'
+        f'<td class="num">{_e(format_number(row.champion))}</td>'
+        f'<td class="num">{_e(_signed(row.difference))}</td>'
+        f"<td>{_better(row)}</td></tr>"
+        for row in rows
+    )
+    return (
+        "<h2>Against the champion</h2>"
+        f"<p>The champion is {_e(approval.champion_label)}, scored on the same test rows.</p>"
+        "<table><caption class=muted>This model (challenger) against the champion</caption>"
+        "<thead><tr><th scope=col>Metric</th><th scope=col>Challenger</th>"
+        "<th scope=col>Champion</th><th scope=col>Difference</th>"
+        "<th scope=col>Better</th></tr></thead>"
+        f"<tbody>{body}</tbody></table>"
+    )
+
+
+def _better(row: ChampionRow) -> str:
+    if row.better == "challenger":
+        return '<span class="pass">challenger</span>'
+    if row.better == "champion":
+        return '<span class="fail">champion</span>'
+    return '<span class="muted">the same</span>' if row.better == "same" else ""
+
+
+def _signed(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:+.4g}"
+
+
+def _pictures(approval: Approval) -> str:
+    """The evaluation's pictures, inline (already made safe when the approval opened)."""
+    if not approval.pictures:
+        return ""
+    figures = "".join(
+        f'<figure id="{_e(name.replace("_", "-"))}">{approval.pictures[name]}'
+        f"<figcaption>{_e(caption)}</figcaption></figure>"
+        for name, caption in CAPTIONS.items()
+        if name in approval.pictures
+    )
+    return f"<h2>Pictures</h2>{figures}"
 
 
 def _metrics(rows: list[MetricRow]) -> str:
@@ -204,7 +267,7 @@ def _outcome_banner(approval: Approval) -> str:
         return '<p class="banner bad">This approval was withdrawn: nobody could be notified.</p>'
     tone = "ok" if approval.status == APPROVED else "bad"
     text = f"{approval.status.capitalize()} by {approval.decided_by} at {approval.decided_at}"
-    text += f" (via {approval.decided_via})." if approval.decided_via else "."
+    text += f" (via {approval.decided_through})." if approval.decided_via else "."
     parts = [f'<div class="banner {tone}"><p><strong>{_e(text)}</strong></p>']
     if approval.comment:
         parts.append(f"<p>Comment: {_e(approval.comment)}</p>")

@@ -20,6 +20,7 @@ The task itself completes only when a reviewer decides (SendTaskSuccess/SendTask
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import secrets
 import time
@@ -47,6 +48,11 @@ def open_approval(event: dict[str, Any], config: Config, now: float | None = Non
     review_url = signing.review_url(
         config.require_base_url(), key, approval.approval_id, approval.expires_at
     )
+    # Read before storing: the page then needs nothing but the item (approval.review_files).
+    from approval import review_files
+
+    found = review_files.fetch(approval.model_package_arn)
+    approval = dataclasses.replace(approval, comparison=found.comparison, pictures=found.pictures)
     store = ApprovalStore(aws.client("dynamodb"), config.table, config.retention_days)
     store.put_pending(approval, token)
 

@@ -7,9 +7,11 @@ one decision. A decision costs one write; a refused callback (e.g. TaskTimedOut)
 
 Item attributes: approval_id (S, hash key), status (S), task_token (S, while needed),
 execution_arn, pipeline_execution_arn, model_package_arn, approvers, created_at (S, ISO),
-metrics and quality_gate (S, JSON), expires_at (N, epoch s), purge_at (N, the TTL attribute),
+metrics and quality_gate (S, JSON), comparison (S, JSON) and pictures (B, compressed
+JSON) when the package registered them, expires_at (N, epoch s), purge_at (N, the TTL attribute),
 after a decision decided_by, decided_at, comment, decided_via, and if Step Functions refused
-the callback, callback ("failed") and callback_error (its error code).
+the callback, callback ("failed") and callback_error (its error code). The index
+PACKAGE_INDEX finds an approval by its model_package_arn.
 """
 
 from __future__ import annotations
@@ -17,8 +19,9 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
-from typing import Any
+from typing import Any, NamedTuple
 
+from approval import review_files
 from approval.aws import error_code
 from approval.model import (
     CALLBACK_FAILED,
@@ -35,6 +38,20 @@ KEY = "approval_id"
 TOKEN = "task_token"
 #: DynamoDB deletes items some time after this epoch second (the table's TTL attribute).
 TTL_ATTRIBUTE = "purge_at"
+#: The table's global secondary index by model package (hash key PACKAGE_KEY, the status
+#: projected): how a decision taken in the SageMaker model registry finds its approval.
+PACKAGE_INDEX = "by-model-package"
+PACKAGE_KEY = "model_package_arn"
+#: What the index projects besides the keys.
+PACKAGE_INDEX_ATTRIBUTES = ("status", "execution_arn")
+
+
+class PendingApproval(NamedTuple):
+    """A PENDING approval as the package index finds it."""
+
+    approval_id: str
+    execution_arn: str
+
 
 _TEXT_FIELDS = (
     "status",
@@ -53,8 +70,11 @@ _TEXT_FIELDS = (
 )
 _JSON_FIELDS = ("metrics", "quality_gate")
 _NUMBER_FIELDS = ("expires_at",)
+#: Optional: the comparison with the champion (S, JSON) and the pictures (B, compressed).
+COMPARISON = "comparison"
+PICTURES = "pictures"
 #: Everything a reader may see: the item minus the token.
-_VISIBLE = (KEY, *_TEXT_FIELDS, *_JSON_FIELDS, *_NUMBER_FIELDS)
+_VISIBLE = (KEY, *_TEXT_FIELDS, *_JSON_FIELDS, *_NUMBER_FIELDS, COMPARISON, PICTURES)
 _PROJECTION = ", ".join(f"#{name}" for name in _VISIBLE)
 _PROJECTION_NAMES = {f"#{name}": name for name in _VISIBLE}
 _PENDING_CONDITION = "#status = :pending"
@@ -92,6 +112,41 @@ class ApprovalStore:
         if "Item" not in response:
             raise ApprovalNotFound(approval_id)
         return _from_item(response["Item"])
+
+    def pending_for_package(self, model_package_arn: str) -> list[PendingApproval]:
+        """The PENDING approvals of a model package, read from PACKAGE_INDEX.
+
+        A global secondary index is eventually consistent: an approval opened a moment ago may
+        be missing. The registry decides a package long after its approval was opened, and
+        `decide`'s conditional write is what guarantees a single decision.
+        """
+        query: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": PACKAGE_INDEX,
+            "KeyConditionExpression": "#package = :package",
+            "FilterExpression": _PENDING_CONDITION,
+            "ProjectionExpression": "#key, #execution",
+            "ExpressionAttributeNames": {
+                "#package": PACKAGE_KEY,
+                "#status": "status",
+                "#key": KEY,
+                "#execution": "execution_arn",
+            },
+            "ExpressionAttributeValues": {
+                ":package": {"S": model_package_arn},
+                ":pending": {"S": PENDING},
+            },
+        }
+        found: list[PendingApproval] = []
+        while True:
+            page = self._db.query(**query)
+            found += [
+                PendingApproval(item[KEY]["S"], item.get("execution_arn", {}).get("S", ""))
+                for item in page.get("Items", [])
+            ]
+            if "LastEvaluatedKey" not in page:
+                return found
+            query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
     def decide(
         self,
@@ -189,6 +244,10 @@ def _to_item(approval: Approval) -> dict[str, Any]:
         )
     }
     item["expires_at"] = {"N": str(approval.expires_at)}
+    if approval.comparison is not None:
+        item[COMPARISON] = {"S": json.dumps(approval.comparison, separators=(",", ":"))}
+    if approval.pictures:
+        item[PICTURES] = {"B": review_files.pack(approval.pictures)}
     return item
 
 
@@ -199,5 +258,7 @@ def _from_item(item: dict[str, Any]) -> Approval:
         metrics=json.loads(item["metrics"]["S"]),
         quality_gate=QualityGate(**json.loads(item["quality_gate"]["S"])),
         expires_at=int(item["expires_at"]["N"]),
+        comparison=json.loads(item[COMPARISON]["S"]) if COMPARISON in item else None,
+        pictures=review_files.unpack(item[PICTURES]["B"]) if PICTURES in item else {},
         **text,
     )

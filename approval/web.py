@@ -19,7 +19,8 @@ from approval.model import Approval
 #: Sent with every HTML page: nothing loads, nothing frames it, nothing caches or leaks it.
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
-        "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; "
+        # img-src data: only for the PNG a picture embeds (approval/svg.py allows no other).
+        "default-src 'none'; style-src 'unsafe-inline'; img-src data:; form-action 'self'; "
         "frame-ancestors 'none'; base-uri 'none'"
     ),
     "X-Frame-Options": "DENY",
