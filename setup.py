@@ -16,5 +16,9 @@ ASSETS = {"core._scripts": "scripts", "core._data": "data"}
 setup(
     packages=[*PACKAGES, *ASSETS],
     package_dir=ASSETS,
-    package_data={"core._scripts": ["README.md"], "core._data": ["abalone.csv", "README.md"]},
+    package_data={
+        "core": ["prices.json"],
+        "core._scripts": ["README.md"],
+        "core._data": ["abalone.csv", "README.md"],
+    },
 )

@@ -21,10 +21,11 @@ CreateChangeSet/ExecuteChangeSet calls has every resource really created:
    changes any parameter is decided on their text, as CloudFormation's values are text:
    moto resolves a given Number parameter to a number but its default to text, so the same
    value passed on with UsePreviousValue would otherwise count as a change, every time.
-4. `AWS::Lambda::Function`: moto ignores LoggingConfig, and ReservedConcurrentExecutions on
-   an update. The function's update is wrapped to apply the concurrency through the Lambda
-   backend, its create and update to keep LoggingConfig, and its configuration (what
-   GetFunction and GetFunctionConfiguration return) to include it, as Lambda's does.
+4. `AWS::Lambda::Function`: moto ignores LoggingConfig and Architectures, and
+   ReservedConcurrentExecutions on an update. The function's update is wrapped to apply the
+   concurrency through the Lambda backend, its create and update to keep LoggingConfig and
+   Architectures, and its configuration (what GetFunction and GetFunctionConfiguration
+   return) to include them, as Lambda's does.
 5. `AWS::DynamoDB::Table`: moto ignores TimeToLiveSpecification. The table's create is
    wrapped to turn TTL on through the DynamoDB backend, as CloudFormation does.
 6. `AWS::CloudWatch::Alarm`: moto has no model for it (moto/cloudwatch/models.py models only
@@ -105,7 +106,7 @@ def _replacements() -> list[tuple[type, str, Any]]:
         (
             LambdaFunction,
             "create_from_cloudformation_json",
-            _created_then(LambdaFunction, lambda fn, props, *_: _keep_logging_config(fn, props)),
+            _created_then(LambdaFunction, lambda fn, props, *_: _keep_configuration(fn, props)),
         ),
         (LambdaFunction, "update_from_cloudformation_json", classmethod(_update_function)),
         (LambdaFunction, "get_configuration", _function_configuration),
@@ -294,14 +295,16 @@ def _update_function(
         backend.put_function_concurrency(
             function.function_name, properties["ReservedConcurrentExecutions"]
         )
-    _keep_logging_config(function, properties)
+    _keep_configuration(function, properties)
     return function
 
 
-def _keep_logging_config(function: LambdaFunction, properties: dict[str, Any]) -> None:
+def _keep_configuration(function: LambdaFunction, properties: dict[str, Any]) -> None:
+    """The function's LoggingConfig and Architectures, which moto leaves out."""
     given = properties.get("LoggingConfig") or {}
     config = {"LogFormat": "Text", "LogGroup": f"/aws/lambda/{function.function_name}", **given}
     setattr(function, _LOGGING_CONFIG, config)
+    function.architectures = properties.get("Architectures") or ["x86_64"]
 
 
 def _function_configuration(self: LambdaFunction, on_create: bool = False) -> dict[str, Any]:

@@ -26,7 +26,7 @@ from moto.moto_server.threaded_moto_server import MotoRequestHandler
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 from werkzeug.serving import make_server
 
-from localaws import accounts, monitoring_seam, sagemaker_seam
+from localaws import accounts, monitoring_seam, sagemaker_jobs, sagemaker_seam
 from localaws.accounts import Account, Executor, Fault
 from localaws.auth import CredentialCheck
 from localaws.sessions import local_session
@@ -155,6 +155,7 @@ def local_aws(
         raise ValueError(f"monitor_every={monitor_every!r}: a number of seconds above 0, or None")
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     sagemaker_seam.install()
+    sagemaker_jobs.install()
     monitoring_seam.install()
     moto_api_backend.set_config(_MOTO_CONFIG)
     check = CredentialCheck(DomainDispatcherApplication(_backend_app))

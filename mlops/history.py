@@ -134,6 +134,7 @@ def print_run(run: PastRun, out: TextIO) -> int:
         ("Decision", _decision(run)),
         ("Endpoint", _endpoint(run)),
         ("Duration", _seconds(run)),
+        ("Cost", _cost(run)),
         ("Failure", run.field("failure_reason") or run.field("execution_cause")),
         ("Folder", str(run.folder)),
     ]
@@ -149,6 +150,35 @@ def print_run(run: PastRun, out: TextIO) -> int:
                 took = f"{seconds:.1f} s" if isinstance(seconds, int | float) else ""
                 print(f"  {step.get('name', '?'):28} {step.get('status', '?'):12} {took}", file=out)
     return 0
+
+
+#: How many of a run's charges the Cost line names, largest first.
+COST_ITEMS_SHOWN = 3
+
+
+def _cost(run: PastRun) -> str | None:
+    """The run's estimated cost (summary.json's `cost`, mlops/cost.py) and its largest items."""
+    total, currency = run.field("cost", "total"), run.field("cost", "currency") or "USD"
+    if not isinstance(total, int | float):
+        return None
+    items = [i for i in run.field("cost", "items") or [] if isinstance(i, dict)]
+    priced = [i for i in items if isinstance(i.get("amount"), int | float) and i["amount"] > 0]
+    largest = sorted(priced, key=lambda i: -i["amount"])[:COST_ITEMS_SHOWN]
+    named = ", ".join(f"{i.get('what', '?')} {money(i['amount'], currency)}" for i in largest)
+    unpriced = sum(1 for i in items if i.get("amount") is None)
+    return (
+        f"{money(total, currency)} estimated at list prices"
+        + (f"; largest: {named}" if named else "")
+        + (f"; {unpriced} item(s) not priced" if unpriced else "")
+    )
+
+
+def money(amount: float, currency: str = "USD") -> str:
+    """An amount as the cost line shows it: a run's charges are fractions of a cent."""
+    sign = "$" if currency == "USD" else f"{currency} "
+    if 0 < amount < 0.0001:
+        return f"<{sign}0.0001"
+    return f"{sign}{amount:.4f}"
 
 
 def _decision(run: PastRun) -> str | None:

@@ -46,6 +46,7 @@ from mlops.builds import (
     default_cache_dir,
     remove_stale_builds,
 )
+from mlops.cost import run_cost
 from mlops.follow import ApprovalOpened, ExecutionFollower, phase_times
 from mlops.params import parse_params
 from mlops.progress import Progress, StepReport, metric_line, summary_table
@@ -213,6 +214,7 @@ def _run(
                 started,
             )
             summary = _collect(target, outcome, types, overrides, threshold, staging)
+            summary["cost"] = _cost(target, outcome, workflow_summary, staging)
             summary["model"] = _served_model(target, summary["model_package_arn"], staging)
             _copy_capture(target, workflow_summary.get("endpoint_name"), staging / "capture")
         if outcome.execution_arn:
@@ -312,6 +314,7 @@ def _run_user(
                 started,
             )
             summary = _collect_user(target, outcome, types, overrides, staging)
+            summary["cost"] = _cost(target, outcome, workflow_summary, staging)
             summary["timings"] = {"build": round(build_seconds, 3)}
         if outcome.execution_arn:
             _copy_logs(executor.logs_dir(outcome.execution_arn), staging / "logs")
@@ -646,6 +649,25 @@ def _collect(
     package_arn, approval_status = _registered_package(sagemaker, outcome)
     gate = {"metric": "mse", "threshold": threshold}
     return _pipeline_summary(outcome, types, overrides, metrics, gate, package_arn, approval_status)
+
+
+def _cost(
+    target: Target,
+    outcome: pipeline_run.PipelineOutcome,
+    workflow_summary: dict[str, Any],
+    staging: Path,
+) -> dict[str, Any]:
+    """summary.json's `cost` (mlops.cost), read while the local AWS still holds the run; the
+    execution's history is the one the run folder already has."""
+    history = staging / "execution_history.json"
+    return run_cost(
+        target.client,
+        target.region,
+        outcome.steps,
+        workflow_summary.get("execution_arn"),
+        workflow_summary.get("endpoint_name"),
+        json.loads(history.read_text(encoding="utf-8")) if history.is_file() else None,
+    )
 
 
 def _pipeline_summary(

@@ -51,6 +51,7 @@ from localaws.executor.registry import register_model
 from localaws.executor.retry import retrying
 from localaws.executor.training import run_training
 from localaws.executor.transform import run_transform
+from localaws.sagemaker_jobs import end_job
 from localaws.sagemaker_seam import PipelineFailed, PipelineRun
 from localaws.sessions import local_session
 
@@ -64,6 +65,8 @@ _JOBS: dict[str, tuple[Callable[[StepContext], StepOutcome], str | None]] = {
     "Model": (retrying(run_model), None),
     "Lambda": (run_lambda, None),
 }
+#: The step types whose job SageMaker bills by its run time, and the kind of that job.
+_JOB_KINDS = {"Processing": "Processing", "QualityCheck": "Processing", "Training": "Training"}
 _CLIENT_CONFIG = Config(
     connect_timeout=10,
     read_timeout=300,
@@ -358,8 +361,7 @@ class _Execution:
         # A type SageMaker names no cache key attributes for never caches (its key would
         # ignore every argument).
         if cache is None or config.get("Enabled") is not True or not cacheable(step.type):
-            with containers.job_root(context.work):
-                return runner(context)
+            return self._run_job(step, context, runner)
         code = [code_digest(self.objects, uri) for uri in code_uris(step.type, context.arguments)]
         key = cache_key(self.run_.pipeline_name, step.name, step.type, context.arguments, code)
         expire = parse_duration(config["ExpireAfter"]) if config.get("ExpireAfter") else None
@@ -373,13 +375,29 @@ class _Execution:
                 f"# reused the outputs of {hit.source_execution_arn} ({hit.record['CreatedAt']})\n",
             )
             return hit.outcome()
-        with containers.job_root(context.work):
-            outcome = runner(context)
+        outcome = self._run_job(step, context, runner)
         try:
             cache.store(key, step.name, step.type, outcome, self.run_.execution_arn, utcnow())
             _append(context.log, f"# cached as {key}\n")
         except OSError as exc:  # a full disk must not fail a step that succeeded
             _append(context.log, f"# not cached: {exc}\n")
+        return outcome
+
+    def _run_job(
+        self, step: PlannedStep, context: StepContext, runner: Callable[[StepContext], StepOutcome]
+    ) -> StepOutcome:
+        """Run the step's job; its record then ends as SageMaker's does, with its run time,
+        Completed or Failed with the reason (localaws.sagemaker_jobs)."""
+        kind = _JOB_KINDS.get(step.type)
+        try:
+            with containers.job_root(context.work):
+                outcome = runner(context)
+        except BaseException as exc:
+            if kind:
+                end_job(self.run_.account, kind, context.job_name, str(exc) or type(exc).__name__)
+            raise
+        if kind:
+            end_job(self.run_.account, kind, context.job_name)
         return outcome
 
     # --- records ------------------------------------------------------------------------
