@@ -458,6 +458,11 @@ def _add_history_commands(sub: argparse._SubParsersAction) -> None:
         "of it, or its folder.",
     )
     show.add_argument("run", metavar="RUN")
+    show.add_argument(
+        "--open",
+        action="store_true",
+        help="open the run's report.html in a browser (BROWSER chooses one)",
+    )
     _runs_dir_option(show)
     show.set_defaults(func=cmd_show)
 
@@ -487,7 +492,13 @@ def cmd_show(args: argparse.Namespace, settings: Settings) -> int:
     """Print one past run."""
     from mlops import history
 
-    return history.print_run(history.find_run(args.runs_dir, args.run), sys.stdout)
+    run = history.find_run(args.runs_dir, args.run)
+    code = history.print_run(run, sys.stdout)
+    if args.open:
+        from mlops.report import open_report
+
+        print(f"Opened: {open_report(run.folder)}", flush=True)
+    return code
 
 
 def _add_serving_commands(sub: argparse._SubParsersAction) -> None:

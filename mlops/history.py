@@ -17,6 +17,8 @@ from typing import Any, TextIO
 from core.errors import UsageError
 
 SUMMARY = "summary.json"
+#: The run's report page (mlops/report.py renders it; `mlops show RUN --open` opens it).
+REPORT = "report.html"
 #: Where runs are written and read back unless --runs-dir says otherwise.
 RUNS_DIR = Path("runs")
 
@@ -137,6 +139,7 @@ def print_run(run: PastRun, out: TextIO) -> int:
         ("Cost", _cost(run)),
         ("Failure", run.field("failure_reason") or run.field("execution_cause")),
         ("Folder", str(run.folder)),
+        ("Report", str(run.folder / REPORT) if (run.folder / REPORT).is_file() else None),
     ]
     for label, value in lines:
         if value:

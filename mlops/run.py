@@ -48,8 +48,10 @@ from mlops.builds import (
 )
 from mlops.cost import run_cost
 from mlops.follow import ApprovalOpened, ExecutionFollower, phase_times
+from mlops.history import REPORT
 from mlops.params import parse_params
 from mlops.progress import Progress, StepReport, metric_line, summary_table
+from mlops.report import write_report
 from pipelines.names import BASELINE_STEP, EVALUATE_STEP, EVALUATION, EVALUATION_FILE, TRAIN_STEP
 
 if TYPE_CHECKING:
@@ -156,6 +158,7 @@ def run(request: RunRequest, settings: Settings, out: TextIO | None = None) -> i
     try:
         build_and_run = _run if request.user is None else _run_user
         summary = build_and_run(request, settings, staging, out, started)
+        write_report(staging)  # from the folder's files alone; its links are relative
         run_dir = request.runs_dir / request.run_id
         staging.rename(run_dir)
     finally:
@@ -833,4 +836,5 @@ def _closing(summary: dict[str, Any], run_dir: Path) -> str:
         lines.append("Seconds: " + ", ".join(f"{k} {v:.1f}" for k, v in timings.items()))
     lines.append(f"Status: {summary['status']}")
     lines.append(f"Run folder: {run_dir}")
+    lines.append(f"Report: {run_dir / REPORT}")
     return "\n".join(lines)
