@@ -1,10 +1,13 @@
 """The approval Lambda: one handler for the state machine's request and for reviewers' HTTP.
 
-Two kinds of events arrive here:
+Three kinds of events arrive here:
 
 * A request from Step Functions (`lambda:invoke.waitForTaskToken`), recognised by its
   "taskToken". It opens an approval and notifies the approvers; see `approval.request` for
   the exact payload and result. The token is stored server-side, never put in a link.
+* SageMaker's "SageMaker Model Package State Change" event, through the stack's EventBridge
+  rule: a person approved or rejected the package in the model registry, which decides its
+  pending approval through the decision path below (`approval.registry`).
 * An HTTP request through the function's Lambda Function URL (payload format 2.0):
 
   - ``GET /review?id=&exp=&sig=`` shows the review page. It never changes anything, so mail
@@ -66,6 +69,7 @@ from approval.pages import (
     MAX_COMMENT_LENGTH,
     MAX_NAME_LENGTH,
 )
+from approval.registry import handle_registry_event, is_registry_event
 from approval.request import open_approval
 from approval.store import ApprovalStore
 from approval.web import HttpError, Request, html_response, json_response
@@ -86,16 +90,19 @@ _LAMBDA_LOG_LEVEL = "AWS_LAMBDA_LOG_LEVEL"
 
 
 def lambda_handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
-    """Entry point: a Step Functions approval request or a Function URL HTTP request."""
+    """Entry point: a Step Functions approval request, a Function URL HTTP request or a model
+    registry decision (SageMaker's event through EventBridge)."""
     if not isinstance(event, dict):
         raise TypeError("expected a JSON object event")
     if TASK_TOKEN in event:
         return open_approval(event, _config())
     if isinstance(event.get("requestContext"), dict) and "http" in event["requestContext"]:
         return handle_http(event)
+    if is_registry_event(event):
+        return handle_registry_event(event, _config())
     raise ValueError(
-        "unrecognised event: expected a Step Functions approval request (with 'taskToken') "
-        "or a Lambda Function URL request"
+        "unrecognised event: expected a Step Functions approval request (with 'taskToken'), "
+        "a Lambda Function URL request or a SageMaker Model Package State Change event"
     )
 
 

@@ -96,5 +96,10 @@ def drift_rule_name(settings: Settings) -> str:
     return f"{settings.state_machine_name}-drift"
 
 
+def registry_rule_name(settings: Settings) -> str:
+    """The rule that sends the model registry's decisions to the approval function."""
+    return f"{settings.state_machine_name}-registry-decisions"
+
+
 #: Under the pipeline's folder: where monitoring executions write their reports.
 MONITORING_FOLDER = "monitoring"

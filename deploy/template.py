@@ -21,8 +21,14 @@ import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from approval import registry
 from approval.store import KEY as APPROVAL_KEY
-from approval.store import TTL_ATTRIBUTE
+from approval.store import (
+    PACKAGE_INDEX,
+    PACKAGE_INDEX_ATTRIBUTES,
+    PACKAGE_KEY,
+    TTL_ATTRIBUTE,
+)
 from core import names
 from core.contracts import (
     LAMBDA_HANDLER,
@@ -113,6 +119,8 @@ SCHEDULE = "Schedule"
 NEW_DATA_RULE = "NewDataRule"
 DRIFT_ALARM = "DataDriftAlarm"
 DRIFT_RULE = "DataDriftRule"
+REGISTRY_RULE = "RegistryDecisionRule"
+REGISTRY_PERMISSION = "RegistryDecisionPermission"
 DRIFT_THRESHOLD = "DriftThreshold"
 MODEL_MONITOR_IMAGES = "ModelMonitorImages"
 EVENTS_ROLE = "EventsRole"
@@ -198,6 +206,7 @@ def build_template(
             **_schedule(settings, execution_input),
             **_event_rules(settings),
             **_drift(settings),
+            **_registry_decisions(settings),
         },
         "Outputs": _outputs(),
     }
@@ -377,6 +386,18 @@ def _approval(settings: Settings) -> Json:
             ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"],
             get_att(TABLE, "Arn"),
         ),
+        # A decision taken in the model registry (approval/registry.py): the package's
+        # approval, by the index; whether its execution still waits (this workflow's
+        # executions only); who decided (this project's packages only).
+        iam.statement(["dynamodb:Query"], sub(f"${{{TABLE}.Arn}}/index/{PACKAGE_INDEX}")),
+        iam.statement(
+            ["states:GetExecutionHistory"],
+            arn("states", f"execution:{settings.state_machine_name}:*"),
+        ),
+        iam.statement(
+            ["sagemaker:DescribeModelPackage"],
+            iam.sagemaker_resources(settings, names.endpoint_prefix(settings))["model-package"],
+        ),
         iam.statement(
             ["secretsmanager:GetSecretValue"],
             [
@@ -405,8 +426,21 @@ def _approval(settings: Settings) -> Json:
             "Properties": {
                 "TableName": settings.approval_table_name,
                 "BillingMode": "PAY_PER_REQUEST",
-                "AttributeDefinitions": [{"AttributeName": APPROVAL_KEY, "AttributeType": "S"}],
+                "AttributeDefinitions": [
+                    {"AttributeName": APPROVAL_KEY, "AttributeType": "S"},
+                    {"AttributeName": PACKAGE_KEY, "AttributeType": "S"},
+                ],
                 "KeySchema": [{"AttributeName": APPROVAL_KEY, "KeyType": "HASH"}],
+                "GlobalSecondaryIndexes": [
+                    {
+                        "IndexName": PACKAGE_INDEX,
+                        "KeySchema": [{"AttributeName": PACKAGE_KEY, "KeyType": "HASH"}],
+                        "Projection": {
+                            "ProjectionType": "INCLUDE",
+                            "NonKeyAttributes": list(PACKAGE_INDEX_ATTRIBUTES),
+                        },
+                    }
+                ],
                 "TimeToLiveSpecification": {"AttributeName": TTL_ATTRIBUTE, "Enabled": True},
                 "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
                 "SSESpecification": {"SSEEnabled": True},
@@ -871,6 +905,53 @@ def _drift(settings: Settings) -> Json:
                         },
                     )
                 ],
+            },
+        },
+    }
+
+
+def _registry_decisions(settings: Settings) -> Json:
+    """A decision taken in the SageMaker model registry ends the pending approval: a rule on
+    SageMaker's model package state changes of this project's group to Approved or Rejected,
+    sending them to the approval function (approval/registry.py), and the function's
+    permission for EventBridge to invoke it for this rule only.
+
+    The event: source aws.sagemaker, detail-type "SageMaker Model Package State Change", a
+    detail with ModelPackageGroupName and ModelApprovalStatus among DescribeModelPackage's
+    fields (SageMaker developer guide, "Events that Amazon SageMaker sends to Amazon
+    EventBridge", model package state change: https://docs.aws.amazon.com/sagemaker/latest/dg/
+    automating-sagemaker-with-eventbridge.html#eventbridge-model-package). A Lambda target
+    needs the function's resource-based policy to allow events.amazonaws.com with the rule as
+    SourceArn (EventBridge User Guide, "Using resource-based policies for Amazon EventBridge",
+    AWS Lambda permissions: https://docs.aws.amazon.com/eventbridge/latest/userguide/
+    eb-use-resource-based.html).
+    """
+    return {
+        REGISTRY_RULE: {
+            "Type": "AWS::Events::Rule",
+            "Properties": {
+                "Name": names.registry_rule_name(settings),
+                "Description": f"Approvals and rejections of {settings.model_package_group} "
+                "packages in the model registry decide their pending approval",
+                "State": "ENABLED",
+                "EventPattern": {
+                    "source": [registry.SOURCE],
+                    "detail-type": [registry.DETAIL_TYPE],
+                    "detail": {
+                        "ModelPackageGroupName": [settings.model_package_group],
+                        "ModelApprovalStatus": sorted(registry.ACTIONS),
+                    },
+                },
+                "Targets": [{"Id": "approval-function", "Arn": get_att(FUNCTION, "Arn")}],
+            },
+        },
+        REGISTRY_PERMISSION: {
+            "Type": "AWS::Lambda::Permission",
+            "Properties": {
+                "Action": "lambda:InvokeFunction",
+                "FunctionName": ref(FUNCTION),
+                "Principal": "events.amazonaws.com",
+                "SourceArn": get_att(REGISTRY_RULE, "Arn"),
             },
         },
     }

@@ -1,13 +1,16 @@
-"""Seam: EventBridge delivers the S3 and CloudWatch events the workflow relies on, as on AWS.
+"""Seam: EventBridge delivers the S3, CloudWatch and SageMaker events the workflow relies on,
+as on AWS.
 
 The workflow is started by EventBridge rules: on S3's "Object Created" event under the
 pipeline's input prefix (a bucket with EventBridge notifications on), and on CloudWatch's
 "CloudWatch Alarm State Change" event when the model-drift alarm goes to ALARM. The rules
-target the Step Functions state machine. moto 5.2.5 has the parts (S3 sends events to
-EventBridge for buckets with an EventBridgeConfiguration; EventBridge matches EventPatterns,
-prefix filters included) but not the path end to end. Each gap is bridged here, through moto's
-own backends; tests/test_localaws_events.py pins each one (`test_moto_still_...`), so a bridge
-can go when moto closes its gap.
+target the Step Functions state machine. A third rule sends SageMaker's "SageMaker Model
+Package State Change" events (put by `localaws.sagemaker_seam`) to the approval function.
+moto 5.2.5 has the parts (S3 sends events to EventBridge for buckets with an
+EventBridgeConfiguration; EventBridge matches EventPatterns, prefix filters included) but not
+the path end to end. Each gap is bridged here, through moto's own backends;
+tests/test_localaws_events.py and tests/test_localaws_model_registry.py pin each one
+(`test_moto_still_...`), so a bridge can go when moto closes its gap.
 
 1. S3's events (moto/s3/notifications.py `_send_event_bridge_message`, moto/s3/models.py). AWS's
    shape is the S3 User Guide's "EventBridge event message structure" (awsdocs/amazon-s3-
@@ -63,6 +66,20 @@ can go when moto closes its gap.
    {value, reason, reasonData, timestamp}) goes to the account's default bus.
 6. GetBucketNotificationConfiguration leaves out EventBridgeConfiguration, so a read-modify-
    write of a bucket's notifications would turn EventBridge off; it is put back.
+7. Lambda targets: moto's `Rule.send_to_targets` raises NotImplementedError for them too. Here
+   such a target invokes its function (moto's Lambda backend: the local one runs the Python
+   handler in-process) with the target's input, as EventBridge invokes a function
+   asynchronously (EventBridge User Guide, "Lambda functions as targets", and Lambda's
+   "Invoking Lambda with events from other AWS services": InvocationType Event). Without a
+   RoleArn on the target, EventBridge may invoke it only if the function's resource-based
+   policy allows events.amazonaws.com (the rule's ARN as its SourceArn when the statement
+   names one); without such a statement the delivery fails, as on AWS (EventBridge User
+   Guide, "Using resource-based policies for Amazon EventBridge", AWS Lambda permissions:
+   https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-use-resource-based.html; a
+   target with a RoleArn is invoked with that role, which the local AWS does not evaluate,
+   as it evaluates no IAM policy). An error of the function is recorded on the delivery
+   (`Delivery.function_error`); the delivery itself succeeded, as for Lambda's asynchronous
+   invocations, which Lambda retries and then drops.
 
 `install()` swaps the replacements in and keeps moto's originals; `uninstall()` puts those back.
 The local AWS installs the seam with the other workflow seams, when the first request for a
@@ -73,6 +90,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import fnmatch
 import functools
 import itertools
 import json
@@ -175,6 +193,8 @@ class Delivery:
     execution_arn: str | None = None
     #: Why the delivery failed, when it did.
     error: str | None = None
+    #: The error a Lambda target's function answered (its Lambda error document), if any.
+    function_error: str | None = None
 
 
 _Job = Callable[[], Delivery]
@@ -290,6 +310,8 @@ def _deliver(
     try:
         if is_state_machine(target["Arn"]):
             return record(execution_arn=_start_execution(rule, target, event))
+        if is_function(target["Arn"]):
+            return record(function_error=_invoke_function(rule, target, event))
         # moto's own targets (SQS, logs, buses, ...) as moto delivers them, one at a time.
         if not transform_input:
             event.pop("ingestion-time", None)
@@ -311,6 +333,65 @@ def _deliver(
 def is_state_machine(arn: str) -> bool:
     parts = arn.split(":")
     return len(parts) > 6 and parts[2] == "states" and parts[5] == "stateMachine"
+
+
+def is_function(arn: str) -> bool:
+    parts = arn.split(":")
+    return len(parts) > 6 and parts[2] == "lambda" and parts[5] == "function"
+
+
+def _invoke_function(rule: Rule, target: dict[str, Any], event: dict[str, Any]) -> str | None:
+    """Invoke the target's function with the target's input, if its resource-based policy
+    lets EventBridge invoke it for this rule; the function's error document, if it raised."""
+    from moto.awslambda.utils import get_backend
+
+    parts = str(target["Arn"]).split(":")  # arn:aws:lambda:<region>:<account>:function:<name>
+    backend = get_backend(parts[4], parts[3])
+    name, version = parts[6], (parts[7] if len(parts) > 7 else None)
+    function = backend.get_function(name, version)
+    if not target.get("RoleArn") and not _events_may_invoke(function.policy.statements, rule.arn):
+        raise PermissionError(
+            f"EventBridge may not invoke {function.function_arn}: its resource-based policy "
+            f"has no statement allowing events.amazonaws.com to invoke it for rule {rule.arn}"
+        )
+    text = target_input(target, event, rule.arn, rule.name)
+    headers: dict[str, str] = {}
+    payload = backend.invoke(name, version, text.encode(), {}, headers)
+    if "x-amz-function-error" not in headers:
+        return None
+    return payload.decode() if isinstance(payload, bytes) else str(payload)
+
+
+def _events_may_invoke(statements: list[dict[str, Any]], rule_arn: str) -> bool:
+    """Whether a function's policy statements (as moto keeps them) allow EventBridge to invoke
+    it for the rule: Allow, lambda:InvokeFunction, the events service (or anyone) as the
+    principal, and no condition beyond the rule's ARN (AWS:SourceArn) and account
+    (AWS:SourceAccount)."""
+    for statement in statements:
+        if statement.get("Effect", "Allow") != "Allow":
+            continue
+        if statement.get("Action") not in ("lambda:InvokeFunction", "lambda:*", "*"):
+            continue
+        principal = statement.get("Principal")
+        if principal not in ("*", {"AWS": "*"}, {"Service": "events.amazonaws.com"}):
+            continue
+        if statement.get("InvokedViaFunctionUrl") or statement.get("FunctionUrlAuthType"):
+            continue  # a Function URL's permission: for requests to the URL only
+        conditions = dict(statement.get("Condition") or {})
+        source = {
+            **conditions.pop("ArnLike", {}),
+            **conditions.pop("ArnEquals", {}),
+        }
+        pattern = source.pop("AWS:SourceArn", None)
+        equals = dict(conditions.pop("StringEquals", {}))
+        account = equals.pop("AWS:SourceAccount", None)
+        if conditions or source or equals:
+            continue  # a condition this seam does not evaluate: not a grant it relies on
+        if pattern is not None and not fnmatch.fnmatchcase(rule_arn, str(pattern)):
+            continue
+        if account is None or account == rule_arn.split(":")[4]:
+            return True
+    return False
 
 
 def _start_execution(rule: Rule, target: dict[str, Any], event: dict[str, Any]) -> str:

@@ -16,16 +16,38 @@ and auto-rollback on CloudWatch alarms; without a DeploymentConfig, SageMaker's 
 blue/green all at once (`localaws.deployments`). Deleting the endpoint or resetting the
 backend ends its creation or deployment. The alarms are evaluated by `localaws.alarms`, whose
 CloudWatch backend `install()` puts in place with this one.
+
+UpdateModelPackage that changes a package's ModelApprovalStatus puts SageMaker's "SageMaker
+Model Package State Change" event on the account's default EventBridge bus (moto sends none),
+and records the caller as LastModifiedBy: their IAM identity, as SageMaker does for a call
+made outside Studio (moto records its fixed Studio user profile "fake-user-profile-name" for
+every caller). An update that gives no ModelApprovalStatus or ApprovalDescription keeps the
+package's (moto sets both to none). The event is the SageMaker developer guide's "Model
+package state change" (awsdocs/amazon-sagemaker-developer-guide, doc_source/automating-
+sagemaker-with-eventbridge.md;
+https://docs.aws.amazon.com/sagemaker/latest/dg/automating-sagemaker-with-eventbridge.html):
+source aws.sagemaker, the package's ARN in resources, and a
+detail of the package as DescribeModelPackage describes it, with the fields of the guide's
+example (ModelPackageGroupName, ModelPackageVersion, ModelPackageArn, CreationTime,
+InferenceSpecification, ModelPackageStatus, ModelPackageStatusDetails, CertifyForMarketplace,
+ModelApprovalStatus, MetadataProperties, ModelMetrics, LastModifiedTime; times in ISO 8601).
+The example has no LastModifiedBy or ApprovalDescription, so neither does this event: a
+reader asks DescribeModelPackage for them. tests/test_localaws_model_registry.py pins these
+gaps.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import threading
+import time
+import uuid
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from moto.core.exceptions import JsonRESTError
+from moto.core.responses import ActionResult
 from moto.core.utils import utcnow
 from moto.sagemaker.exceptions import ValidationError
 from moto.sagemaker.models import SageMakerModelBackend, sagemaker_backends
@@ -36,6 +58,26 @@ from localaws import accounts, alarms, deployments
 from localaws.accounts import Account, Executor
 
 __all__ = ["Executor", "LocalSageMakerBackend", "PipelineFailed", "PipelineRun", "install"]
+
+_LOG = logging.getLogger(__name__)
+
+#: The detail-type of SageMaker's events about model packages.
+MODEL_PACKAGE_STATE_CHANGE = "SageMaker Model Package State Change"
+#: The detail fields of the developer guide's example event, in its order.
+MODEL_PACKAGE_EVENT_FIELDS = (
+    "ModelPackageGroupName",
+    "ModelPackageVersion",
+    "ModelPackageArn",
+    "CreationTime",
+    "InferenceSpecification",
+    "ModelPackageStatus",
+    "ModelPackageStatusDetails",
+    "CertifyForMarketplace",
+    "ModelApprovalStatus",
+    "MetadataProperties",
+    "ModelMetrics",
+    "LastModifiedTime",
+)
 
 
 class PipelineFailed(Exception):
@@ -214,6 +256,39 @@ class LocalSageMakerBackend(SageMakerModelBackend):
         deployments.stop(self, endpoint_name)
         super().delete_endpoint(endpoint_name)
 
+    def update_model_package(
+        self,
+        model_package_arn: str,
+        model_approval_status: str | None,
+        approval_description: str | None,
+        customer_metadata_properties: dict[str, str] | None,
+        customer_metadata_properties_to_remove: list[str],
+        additional_inference_specifications_to_add: list[Any] | None,
+        modified_by: dict[str, Any] | None = None,
+    ) -> str:
+        """moto's update; `modified_by` (the caller's UserContext) becomes LastModifiedBy, and
+        a change of ModelApprovalStatus sends SageMaker's state change event. A status or
+        description the update does not give stays as it was (moto erases both)."""
+        current = self.describe_model_package(model_package_arn)
+        before = current.model_approval_status
+        arn = super().update_model_package(
+            model_package_arn,
+            model_approval_status or before,
+            current.approval_description if approval_description is None else approval_description,
+            customer_metadata_properties,
+            customer_metadata_properties_to_remove,
+            additional_inference_specifications_to_add,
+        )
+        package = self.describe_model_package(arn)
+        if modified_by is not None:
+            package.last_modified_by = modified_by
+        if package.model_approval_status != before:
+            try:
+                _send_model_package_event(self, package)
+            except Exception:  # the update succeeded: its event must not fail it
+                _LOG.exception("state change of model package %s not sent to EventBridge", arn)
+        return arn
+
 
 def _list_pipeline_execution_steps(self: SageMakerResponse) -> str:
     response = self.sagemaker_backend.list_pipeline_execution_steps(
@@ -232,6 +307,74 @@ def _update_endpoint(self: SageMakerResponse) -> str:
     return json.dumps({"EndpointArn": arn})
 
 
+def _update_model_package(self: SageMakerResponse) -> ActionResult:
+    """UpdateModelPackage, recording the caller as LastModifiedBy."""
+    backend = cast(LocalSageMakerBackend, self.sagemaker_backend)
+    arn = backend.update_model_package(
+        model_package_arn=self._get_param("ModelPackageArn"),
+        model_approval_status=self._get_param("ModelApprovalStatus"),
+        approval_description=self._get_param("ApprovalDescription"),
+        customer_metadata_properties=self._get_param("CustomerMetadataProperties"),
+        customer_metadata_properties_to_remove=self._get_param(
+            "CustomerMetadataPropertiesToRemove", []
+        ),
+        additional_inference_specifications_to_add=self._get_param(
+            "AdditionalInferenceSpecificationsToAdd"
+        ),
+        modified_by=caller_context(self),
+    )
+    return ActionResult({"ModelPackageArn": arn})
+
+
+def caller_context(response: SageMakerResponse) -> dict[str, Any]:
+    """The UserContext SageMaker records for the request's caller outside Studio: the IAM
+    identity (Arn, PrincipalId) that STS's GetCallerIdentity gives for its credentials
+    (SageMaker API reference, UserContext and IamIdentity)."""
+    from moto.sts.models import sts_backends
+    from moto.utilities.utils import get_partition
+
+    region = response.region
+    sts = sts_backends[response.current_account][get_partition(region)]
+    principal, arn, _account = sts.get_caller_identity(response.get_access_key(), region)
+    return {"IamIdentity": {"Arn": arn, "PrincipalId": principal}}
+
+
+def model_package_event(package: Any, account_id: str, region: str) -> dict[str, Any]:
+    """SageMaker's state change event of a model package, in moto's form (epoch time)."""
+    described = package.gen_response_object()
+    detail = {
+        name: _iso_time(described[name]) if name.endswith("Time") else described[name]
+        for name in MODEL_PACKAGE_EVENT_FIELDS
+        if described.get(name) is not None
+    }
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": MODEL_PACKAGE_STATE_CHANGE,
+        "source": "aws.sagemaker",
+        "account": account_id,
+        "time": time.time(),
+        "region": region,
+        "resources": [package.arn],
+        "detail": detail,
+    }
+
+
+def _send_model_package_event(backend: LocalSageMakerBackend, package: Any) -> None:
+    from localaws import events_seam
+
+    if not events_seam.installed():  # EventBridge not loaded yet: no rule can exist
+        return
+    event = model_package_event(package, backend.account_id, backend.region_name)
+    events_seam.publish(backend.account_id, backend.region_name, event)
+
+
+def _iso_time(value: Any) -> Any:
+    if hasattr(value, "strftime"):
+        return str(value.strftime("%Y-%m-%dT%H:%M:%SZ"))
+    return value
+
+
 def _json_default(value: Any) -> Any:
     if hasattr(value, "timestamp"):
         return value.timestamp()
@@ -247,6 +390,8 @@ def install() -> None:
     """
     SageMakerResponse.list_pipeline_execution_steps = _list_pipeline_execution_steps
     SageMakerResponse.update_endpoint = _update_endpoint
+    # moto has this one: replaced (as an attribute, so mypy does not see a method assigned).
+    setattr(SageMakerResponse, "update_model_package", _update_model_package)  # noqa: B010
     sagemaker_backends.backend = LocalSageMakerBackend
     alarms.install()
 

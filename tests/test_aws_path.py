@@ -144,10 +144,21 @@ def test_function_and_table_match_the_approval_package(app_template):
         "lambda:InvokeFunctionUrl",
         "lambda:InvokeFunction",
     }
+    # Anyone may invoke the function only through its URL; EventBridge only for the registry
+    # rule (a decision taken in the model registry).
+    public = [p for p in permissions if p["Principal"] == "*"]
     assert all(
-        p.get("FunctionUrlAuthType") == "NONE" or p.get("InvokedViaFunctionUrl")
-        for p in permissions
+        p.get("FunctionUrlAuthType") == "NONE" or p.get("InvokedViaFunctionUrl") for p in public
     )
+    others = [p for p in permissions if p["Principal"] != "*"]
+    assert others == [
+        {
+            "Action": "lambda:InvokeFunction",
+            "FunctionName": {"Ref": tpl.FUNCTION},
+            "Principal": "events.amazonaws.com",
+            "SourceArn": {"Fn::GetAtt": [tpl.REGISTRY_RULE, "Arn"]},
+        }
+    ]
 
 
 # -- schedule expressions -----------------------------------------------------------------

@@ -6,8 +6,11 @@
     find_model_package         the package THIS execution's RegisterModel step created
     read_metrics               its evaluation.json, for the reviewer
     request_approval           HumanApproval (lambda:invoke.waitForTaskToken, with timeout)
-      rejected / timed out     -> RejectModelPackage -> notify -> Succeed "rejected"
-    approve_model              UpdateModelPackage Approved
+      timed out                -> DescribeModelPackage: a decision taken in the model
+                               registry stands (approved or rejected), else rejected
+      rejected / timed out     -> RejectModelPackage (unless rejected in the registry) ->
+                               notify -> Succeed "rejected"
+    approve_model              UpdateModelPackage Approved (unless approved in the registry)
     create_model_and_config    CreateModel -> CreateEndpointConfig (instances or serverless)
     create_or_update_endpoint  ListEndpoints -> CreateEndpoint (the new endpoint, or a
                                temporary one when it exists) -> wait until InService ->
@@ -21,8 +24,8 @@
     any error                  "<Task>Error" -> NotifyFailure -> Fail (original error, cause)
 
 State data, top-level keys: config, names (ApplyDefaults), pipeline, poll, package,
-evaluation, decision, existing, target, smokeTest, routing, endpoint, monitoring, failure,
-result.
+evaluation, decision, registry (after a timeout), existing, target, smokeTest, routing,
+endpoint, monitoring, failure, result.
 See workflow/README.md.
 """
 
