@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -66,8 +66,13 @@ def deploy_stack(
     role_arn: str | None = None,
     timeout_seconds: float = 3600,
     log: Callable[[str], None] = lambda _line: None,
+    tags: Sequence[Mapping[str, str]] = (),
 ) -> DeployResult:
-    """Create or update `stack_name`; returns the outcome and the stack's outputs."""
+    """Create or update `stack_name`; returns the outcome and the stack's outputs.
+
+    `tags` go on the stack, and CloudFormation puts them on every resource it creates that
+    takes tags (stack-level tags propagate).
+    """
     existing = _describe(cloudformation, stack_name)
     status = existing["StackStatus"] if existing else None
     if status in _DEAD:
@@ -92,6 +97,8 @@ def deploy_stack(
     }
     if role_arn:
         request["RoleARN"] = role_arn
+    if tags:
+        request["Tags"] = [dict(tag) for tag in tags]
     log(f"Stack {stack_name}: creating {change_type} change set {name}")
     try:
         created = cloudformation.create_change_set(**request)

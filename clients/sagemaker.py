@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -25,14 +25,30 @@ def pipeline_definition(sagemaker: Any, pipeline_name: str) -> str | None:
         raise
 
 
-def upsert_pipeline(sagemaker: Any, pipeline_name: str, role_arn: str, definition: str) -> bool:
-    """Create or update the pipeline; returns False when the stored definition is the same."""
+def upsert_pipeline(
+    sagemaker: Any,
+    pipeline_name: str,
+    role_arn: str,
+    definition: str,
+    tags: Sequence[Mapping[str, str]] = (),
+) -> bool:
+    """Create or update the pipeline; returns False when the stored definition is the same.
+
+    `tags` go on a new pipeline (CreatePipeline Tags); an existing one gets them by AddTags,
+    which replaces tags of the same keys.
+    """
     current = pipeline_definition(sagemaker, pipeline_name)
     if current is None:
         sagemaker.create_pipeline(
-            PipelineName=pipeline_name, PipelineDefinition=definition, RoleArn=role_arn
+            PipelineName=pipeline_name,
+            PipelineDefinition=definition,
+            RoleArn=role_arn,
+            **({"Tags": [dict(t) for t in tags]} if tags else {}),
         )
         return True
+    if tags:
+        arn = sagemaker.describe_pipeline(PipelineName=pipeline_name)["PipelineArn"]
+        sagemaker.add_tags(ResourceArn=arn, Tags=[dict(t) for t in tags])
     if current == definition:
         return False
     sagemaker.update_pipeline(

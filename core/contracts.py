@@ -28,6 +28,9 @@ MONITORING = "Monitoring"
 #:   "drift": "Alarm": alarm name, "Reason": the alarm's state reason, "At": its time,
 #:            "Features": Model Monitor's violations of that hour (what drifted, how far)}.
 TRIGGER = "Trigger"
+#: The SageMaker project a run belongs to: {"Name": str, "Id": str}. When named, the run tags
+#: the pipeline and the model package group with PROJECT_TAGS (workflow/project.py).
+SAGEMAKER_PROJECT = "SageMakerProject"
 TRIGGER_TYPES = ("manual", "schedule", "new-data", "drift")
 #: At most this many drifted features are named in one line; the rest are counted.
 _TRIGGER_FEATURES_SHOWN = 5
@@ -173,3 +176,19 @@ PICTURES = {
     "residuals": "residuals.svg",
     "feature_importance": "feature-importance.svg",
 }
+
+
+# -- SageMaker projects -----------------------------------------------------------------------
+
+#: The tags by which SageMaker Studio finds a project's resources (the keys SageMaker's own
+#: project templates put on the pipeline, the model package group and the stack).
+PROJECT_NAME_TAG = "sagemaker:project-name"
+PROJECT_ID_TAG = "sagemaker:project-id"
+
+
+def project_tags(name: str, project_id: str) -> list[dict[str, str]]:
+    """The two project tags, in the {"Key", "Value"} shape SageMaker and CloudFormation take;
+    none without a project name."""
+    if not name:
+        return []
+    return [{"Key": PROJECT_NAME_TAG, "Value": name}, {"Key": PROJECT_ID_TAG, "Value": project_id}]

@@ -14,6 +14,8 @@ from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
 
+from core.contracts import project_tags
+
 _CORE_DIR = Path(__file__).resolve().parent
 #: The folder holding the project's packages: the repository in a checkout (tests and dev
 #: tools read its other files through this), site-packages in an installed copy.
@@ -110,12 +112,30 @@ class Settings:
     approval_table_name: str = ""
     notification_topic_name: str = ""
     endpoint_name: str = ""
+    #: The SageMaker project this deployment belongs to (empty: none). SageMaker's project
+    #: templates give CodeBuild SAGEMAKER_PROJECT_NAME and SAGEMAKER_PROJECT_ID; `from_env`
+    #: reads those too. The pipeline, the model package group and the stack are then tagged
+    #: with core.contracts.project_tags.
+    sagemaker_project_name: str = ""
+    sagemaker_project_id: str = ""
 
     def __post_init__(self) -> None:
         """Names left empty derive from `project`, so one variable renames a deployment."""
         for name, suffix in _DERIVED_NAMES.items():
             if not getattr(self, name):
                 object.__setattr__(self, name, f"{self.project}-{suffix}")
+
+    @property
+    def sagemaker_project(self) -> dict[str, str] | None:
+        """The execution input's SageMakerProject ({"Name", "Id"}), or None without one."""
+        if not self.sagemaker_project_name:
+            return None
+        return {"Name": self.sagemaker_project_name, "Id": self.sagemaker_project_id}
+
+    @property
+    def project_tags(self) -> list[dict[str, str]]:
+        """The SageMaker project's tags for the pipeline, the group and the stack ([] if none)."""
+        return project_tags(self.sagemaker_project_name, self.sagemaker_project_id)
 
     def bucket_for(self, account_id: str) -> str:
         """The bucket to use: the configured one or SageMaker's default naming."""
@@ -135,6 +155,9 @@ class Settings:
             raw = environ.get(ENV_PREFIX + f.name.upper())
             if raw is not None and f.name != "hyperparameters":
                 values[f.name] = _coerce(raw, f.type, f.name)
+        for name in ("sagemaker_project_name", "sagemaker_project_id"):
+            if name not in values and environ.get(name.upper()):
+                values[name] = environ[name.upper()]
         region = environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION")
         if region and "region" not in values:
             values["region"] = region

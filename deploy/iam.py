@@ -163,7 +163,8 @@ SAGEMAKER_ACTIONS: Mapping[str, tuple[str, ...]] = {
     "DeleteEndpoint": ("endpoint",),
     "CreateMonitoringSchedule": ("monitoring-schedule",),
     "UpdateMonitoringSchedule": ("monitoring-schedule",),
-    "AddTags": ("model", "endpoint-config", "endpoint"),
+    # Tags on what a run creates, and a SageMaker project's tags (workflow/project.py).
+    "AddTags": ("model", "endpoint-config", "endpoint", "pipeline", "model-package-group"),
 }
 #: SageMaker actions that hand the execution role to SageMaker.
 _PASSES_ROLE = {

@@ -36,6 +36,7 @@ from core.contracts import (
     PIPELINE_PARAMETERS,
     POLL_SECONDS,
     ROLLOUT,
+    SAGEMAKER_PROJECT,
     SMOKE_TEST_HANDLER,
     TRIGGER,
     execution_input,
@@ -89,6 +90,10 @@ APPROVAL_BASE_URL = "ApprovalBaseUrl"
 APPROVAL_CONCURRENCY = "ApprovalReservedConcurrency"
 POLL_SECONDS_PARAMETER = "PollSeconds"
 ROLLOUT_BAKE_SECONDS = "RolloutBakeSeconds"
+#: The SageMaker project the stack belongs to, named as SageMaker's project templates name
+#: these parameters; every run the stack starts names it (workflow/project.py tags).
+SAGEMAKER_PROJECT_NAME = "SageMakerProjectName"
+SAGEMAKER_PROJECT_ID = "SageMakerProjectId"
 ROLLBACK_ERROR_RATE = "RollbackErrorRate"
 ROLLBACK_MODEL_LATENCY = "RollbackModelLatencyMicroseconds"
 
@@ -273,6 +278,18 @@ def _parameters() -> Json:
             "Default": str(DEFAULT_APPROVAL_CONCURRENCY),
             "MinValue": 1,
         },
+        # CreateProject's ProjectName pattern; project ids are "p-" and 12 characters.
+        SAGEMAKER_PROJECT_NAME: text(
+            "SageMaker project the stack belongs to (empty: none); its runs tag the pipeline "
+            "and the model package group with sagemaker:project-name",
+            "",
+            AllowedPattern=r"^$|^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,31}$",
+        ),
+        SAGEMAKER_PROJECT_ID: text(
+            "Id of that SageMaker project (sagemaker:project-id)",
+            "",
+            AllowedPattern=r"^$|^[a-zA-Z0-9-]{1,20}$",
+        ),
         POLL_SECONDS_PARAMETER: {
             "Type": "Number",
             "Description": "Seconds between the workflow's status checks in the runs the stack "
@@ -397,6 +414,12 @@ def _approval(settings: Settings) -> Json:
         iam.statement(
             ["sagemaker:DescribeModelPackage"],
             iam.sagemaker_resources(settings, names.endpoint_prefix(settings))["model-package"],
+        ),
+        # The comparison with the champion and the pictures the package names, read when an
+        # approval opens (approval/review_files.py): the pipeline's own objects only.
+        iam.statement(
+            ["s3:GetObject"],
+            sub(f"arn:${{AWS::Partition}}:s3:::${{{CODE_BUCKET}}}/{settings.prefix('*')}"),
         ),
         iam.statement(
             ["secretsmanager:GetSecretValue"],
@@ -657,17 +680,24 @@ def _notifications(settings: Settings) -> Json:
 
 #: Markers for the stack's own settings in a run's input, replaced by Fn::Sub references.
 _STACK_SETTINGS = {POLL_SECONDS_PARAMETER: "@poll@", ROLLOUT_BAKE_SECONDS: "@bake@"}
+#: Stack parameters that go into the run input as strings (their quotes stay).
+_STACK_TEXT = {SAGEMAKER_PROJECT_NAME: "@project-name@", SAGEMAKER_PROJECT_ID: "@project-id@"}
 
 
 def run_input(payload: Mapping[str, Any]) -> Json:
     """The input text with which the stack starts a run (the schedule, the rules): `payload`
-    plus the stack's PollSeconds and RolloutBakeSeconds, as numbers (Fn::Sub).
+    plus the stack's PollSeconds and RolloutBakeSeconds, as numbers, and its SageMaker project
+    (empty name: none) (Fn::Sub).
 
     Those two depend on where the stack runs (60 s and a 300 s bake on AWS; `mlops up` deploys
     with 1 s and a short bake), so they are stack parameters, not defaults of the workflow.
     """
     settings = {
         **payload,
+        SAGEMAKER_PROJECT: {
+            "Name": _STACK_TEXT[SAGEMAKER_PROJECT_NAME],
+            "Id": _STACK_TEXT[SAGEMAKER_PROJECT_ID],
+        },
         POLL_SECONDS: _STACK_SETTINGS[POLL_SECONDS_PARAMETER],
         ROLLOUT: {
             **dict(payload.get(ROLLOUT) or {}),
@@ -677,6 +707,8 @@ def run_input(payload: Mapping[str, Any]) -> Json:
     text = json.dumps(settings, sort_keys=True)
     for name, marker in _STACK_SETTINGS.items():
         text = text.replace(f'"{marker}"', f"${{{name}}}")
+    for name, marker in _STACK_TEXT.items():
+        text = text.replace(marker, f"${{{name}}}")
     return sub(text)
 
 

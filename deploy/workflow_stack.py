@@ -72,7 +72,7 @@ def deploy_workflow_stack(
     # The stack's new-data rule hears of uploads only through EventBridge.
     if s3_client.enable_eventbridge(s3, bucket):
         log(f"bucket {bucket}: EventBridge notifications turned on (uploads start runs)")
-    values = {tpl.CODE_BUCKET: bucket, tpl.CODE_KEY: key, **parameters}
+    values = {tpl.CODE_BUCKET: bucket, tpl.CODE_KEY: key, **_project(settings), **parameters}
 
     def upload_template(text: str) -> str:
         digest = hashlib.sha256(text.encode()).hexdigest()[:20]
@@ -88,7 +88,13 @@ def deploy_workflow_stack(
 
     def apply(parameter_values: dict[str, str]) -> DeployResult:
         return cfn.deploy_stack(
-            cloudformation, stack_name, source, parameter_values, role_arn=deploy_role_arn, log=log
+            cloudformation,
+            stack_name,
+            source,
+            parameter_values,
+            role_arn=deploy_role_arn,
+            tags=settings.project_tags,
+            log=log,
         )
 
     result = apply(values)
@@ -98,6 +104,16 @@ def deploy_workflow_stack(
         log(f"Stack {stack_name}: pointing the review links at {function_url}")
         apply({**values, tpl.APPROVAL_BASE_URL: function_url})
     return result
+
+
+def _project(settings: Settings) -> dict[str, str]:
+    """The stack's SageMaker project parameters, when the settings name a project."""
+    if not settings.sagemaker_project_name:
+        return {}
+    return {
+        tpl.SAGEMAKER_PROJECT_NAME: settings.sagemaker_project_name,
+        tpl.SAGEMAKER_PROJECT_ID: settings.sagemaker_project_id,
+    }
 
 
 def _approval_base_url(

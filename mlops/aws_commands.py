@@ -63,7 +63,7 @@ def upsert(settings: Settings, role_arn: str | None, account: Account, out: Text
         sagemaker = target.client("sagemaker")
         existed = sm.pipeline_definition(sagemaker, settings.pipeline_name) is not None
         changed = sm.upsert_pipeline(
-            sagemaker, settings.pipeline_name, settings.role_arn, definition
+            sagemaker, settings.pipeline_name, settings.role_arn, definition, settings.project_tags
         )
     outcome = (UPDATED if existed else CREATED) if changed else UNCHANGED
     print(f"Pipeline {settings.pipeline_name}: {outcome}", file=out)
@@ -118,7 +118,7 @@ def start(
     """Start the deployed workflow; with `follow`, report its progress until it ends."""
     from clients import stepfunctions as sfn_client
     from clients.cloudformation import stack_outputs
-    from core.contracts import POLL_SECONDS, execution_input
+    from core.contracts import POLL_SECONDS, SAGEMAKER_PROJECT, execution_input
     from deploy.template import OUT_STATE_MACHINE_ARN
     from mlops.follow import ExecutionFollower
     from mlops.params import parse_params
@@ -139,7 +139,13 @@ def start(
             if not state_machine_arn:
                 raise DeployError(f"stack {stack_name} has no {OUT_STATE_MACHINE_ARN} output")
         sfn = target.client("stepfunctions")
-        payload = execution_input(overrides, **{POLL_SECONDS: workflow_poll_seconds})
+        payload = execution_input(
+            overrides,
+            **{
+                POLL_SECONDS: workflow_poll_seconds,
+                SAGEMAKER_PROJECT: settings.sagemaker_project,
+            },
+        )
         arn = sfn_client.start_execution(
             sfn, state_machine_arn, sfn_client.execution_name(), payload
         )

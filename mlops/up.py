@@ -267,6 +267,7 @@ def up(request: UpRequest, settings: Settings, out: TextIO = sys.stdout) -> int:
                 settings.pipeline_name,
                 settings.role_arn,
                 build.definition,
+                settings.project_tags,
             )
             parameters = {
                 tpl.POLL_SECONDS_PARAMETER: str(LOCAL_POLL_SECONDS),

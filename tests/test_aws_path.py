@@ -109,13 +109,23 @@ def test_schedule_input_is_the_workflow_input_contract(app_template):
     schedule = app_template["Resources"][tpl.SCHEDULE]["Properties"]
     text = schedule["Target"]["Input"]["Fn::Sub"]
     parameters = app_template["Parameters"]
-    for name in (tpl.POLL_SECONDS_PARAMETER, tpl.ROLLOUT_BAKE_SECONDS):
+    for name in (
+        tpl.POLL_SECONDS_PARAMETER,
+        tpl.ROLLOUT_BAKE_SECONDS,
+        tpl.SAGEMAKER_PROJECT_NAME,
+        tpl.SAGEMAKER_PROJECT_ID,
+    ):
         text = text.replace(f"${{{name}}}", parameters[name]["Default"])
     sent = json.loads(text)
     # The defaults, but the reviewer learns the schedule started the run, and the stack's
-    # own poll and bake settings (60 s and 300 s unless deployed otherwise).
+    # own poll and bake settings (60 s and 300 s unless deployed otherwise) and SageMaker
+    # project (none unless deployed in one).
     assert sent == execution_input(
-        {}, Trigger={"Type": "schedule"}, PollSeconds=60, Rollout={"WaitIntervalInSeconds": 300}
+        {},
+        Trigger={"Type": "schedule"},
+        PollSeconds=60,
+        Rollout={"WaitIntervalInSeconds": 300},
+        SageMakerProject={"Name": "", "Id": ""},
     )
     assert set(sent) <= set(defaults(SETTINGS))
     assert POLL_SECONDS in defaults(SETTINGS)
@@ -332,6 +342,7 @@ def test_sagemaker_permissions_name_this_deployment(app_template):
     expected = {
         SETTINGS.pipeline_name,
         f"model-package/{SETTINGS.model_package_group}/",
+        f"model-package-group/{SETTINGS.model_package_group}",
         f"/{names.endpoint_prefix(SETTINGS)}*",
     }
     for role, statement in _statements(app_template):

@@ -757,6 +757,7 @@ def test_an_upload_under_the_input_prefix_starts_one_run_with_it_as_input(stack:
         "Trigger": {"Type": "new-data", "Object": uri},
         "PollSeconds": 60,  # the stack's parameters, as deployed
         "Rollout": {"WaitIntervalInSeconds": 300},
+        "SageMakerProject": {"Name": "", "Id": ""},  # deployed in no SageMaker project
     }
     # (It polls its pipeline every 60 s: its approval is not waited for here.)
     stack.sfn.stop_execution(executionArn=execution, cause="test over")
@@ -780,3 +781,50 @@ def test_a_model_that_cannot_load_fails_and_leaves_no_failed_endpoint(stack: Sta
     assert _live_endpoints(stack) == [ENDPOINT]
     [(_, message)] = stack.notifications(execution)
     assert message["state"] == "EndpointFailed"
+
+
+# ---------------------------------------------------------------- SageMaker projects
+
+PROJECT = {"Name": "abalone-project", "Id": "p-abc123def456"}
+
+
+def _tags(stack: Stack, arn: str) -> dict[str, str]:
+    return {t["Key"]: t["Value"] for t in stack.sm.list_tags(ResourceArn=arn)["Tags"]}
+
+
+def test_a_run_that_names_its_sagemaker_project_tags_the_pipeline_and_the_group(
+    stack: Stack,
+) -> None:
+    execution, described = _approved_run(stack, SageMakerProject=PROJECT)
+    assert described["status"] == "SUCCEEDED"
+    assert {"TagPipeline", "TagModelPackageGroup"} <= set(_entered(stack, execution))
+    pipeline = stack.sm.describe_pipeline(PipelineName=SETTINGS.pipeline_name)["PipelineArn"]
+    group = stack.sm.describe_model_package_group(
+        ModelPackageGroupName=SETTINGS.model_package_group
+    )["ModelPackageGroupArn"]
+    for arn in (pipeline, group):
+        assert _tags(stack, arn) == {
+            "sagemaker:project-name": "abalone-project",
+            "sagemaker:project-id": "p-abc123def456",
+        }
+
+
+@pytest.mark.parametrize("project", [None, {"Name": "", "Id": ""}])
+def test_a_run_without_a_project_tags_nothing(stack: Stack, project: Any) -> None:
+    """The stack's own runs carry its (empty by default) project parameters."""
+    given = {} if project is None else {"SageMakerProject": project}
+    execution, described = _approved_run(stack, **given)
+    assert described["status"] == "SUCCEEDED"
+    entered = _entered(stack, execution)
+    assert "NamesSageMakerProject" in entered and "TagPipeline" not in entered
+
+
+def test_tagging_that_fails_does_not_stop_the_run(stack: Stack) -> None:
+    stack.aws.inject_fault("add_tags", "AccessDeniedException", times=100)
+    try:
+        execution, described = _approved_run(stack, SageMakerProject=PROJECT)
+    finally:
+        stack.aws.inject_fault("add_tags", "AccessDeniedException", times=0)
+    assert described["status"] == "SUCCEEDED"
+    assert "ProjectTagsNotApplied" in _entered(stack, execution)
+    assert json.loads(described["output"])["decision"] == "approved"

@@ -4,6 +4,8 @@
     describe_drift             a drift-started run: what drifted, from the monitoring report
     run_pipeline               StartPipeline -> Wait -> DescribePipelineExecution -> status
     find_model_package         the package THIS execution's RegisterModel step created
+    tag_project                the SageMaker project's tags on the pipeline and the package
+                               group, when the input names a project
     read_metrics               its evaluation.json, for the reviewer
     request_approval           HumanApproval (lambda:invoke.waitForTaskToken, with timeout)
       timed out                -> DescribeModelPackage: a decision taken in the model
@@ -24,8 +26,8 @@
     any error                  "<Task>Error" -> NotifyFailure -> Fail (original error, cause)
 
 State data, top-level keys: config, names (ApplyDefaults), pipeline, poll, package,
-evaluation, decision, registry (after a timeout), existing, target, smokeTest, routing,
-endpoint, monitoring, failure, result.
+projectTags (when tagging failed), evaluation, decision, registry (after a timeout), existing,
+target, smokeTest, routing, endpoint, monitoring, failure, result.
 See workflow/README.md.
 """
 
@@ -47,6 +49,7 @@ from workflow.monitoring import describe_drift, monitor_endpoint
 from workflow.notifications import Failures
 from workflow.package import find_model_package, read_metrics
 from workflow.pipeline import run_pipeline
+from workflow.project import tag_project
 from workflow.sdk import Chain, Graph
 from workflow.segment import link
 
@@ -59,6 +62,7 @@ def build_definition(settings: Settings) -> Chain:
         describe_drift(settings.prefix(names.MONITORING_FOLDER)),
         run_pipeline(failures),
         find_model_package(failures),
+        tag_project(),
         read_metrics(),
         request_approval(
             failures,

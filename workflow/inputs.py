@@ -17,6 +17,9 @@ Execution input (every field optional; defaults from the settings):
                     "InstanceType": str},                        settings.processing_instance_type
      "Trigger": {"Type": "manual" | "schedule" | "new-data"      default {"Type": "manual"}
                  | "drift", ...},                                (core.contracts.TRIGGER)
+     "SageMakerProject": {"Name": str, "Id": str},               default {"Name": "", "Id": ""}
+                                                                 (none); a name tags the
+                                                                 pipeline and the group
      "SmokeTest": {"Tolerance": float},                          default 0.0001
      "Rollout": {"Type": "ALL_AT_ONCE" | "CANARY" | "LINEAR",    default ALL_AT_ONCE
                  "StepPercent": int,                             default 10 (canary size or
@@ -39,8 +42,9 @@ execution as `names.DataCaptureS3Uri`: the configured bucket, else SageMaker's d
 the account and region the state machine runs in (read from its execution ARN).
 
 States.JsonMerge only merges shallowly (AWS's rule, and moto's), so the top level is merged
-first and the nested objects (QualityGate, Endpoint, SmokeTest, Rollout) each again, so that
-{"Endpoint": {"InstanceType": "ml.c5.large"}} keeps the default InitialInstanceCount.
+first and the nested objects (QualityGate, Endpoint, SmokeTest, Rollout, SageMakerProject)
+each again, so that {"Endpoint": {"InstanceType": "ml.c5.large"}} keeps the default
+InitialInstanceCount.
 The result replaces the state data with {"config": ..., "names": ...}.
 """
 
@@ -97,6 +101,7 @@ def defaults(settings: Settings) -> dict[str, Any]:
             "InstanceType": settings.processing_instance_type,
         },
         contracts.TRIGGER: {"Type": "manual"},
+        contracts.SAGEMAKER_PROJECT: {"Name": "", "Id": ""},
         contracts.SMOKE_TEST: {"Tolerance": DEFAULT_SMOKE_TEST_TOLERANCE},
         contracts.ROLLOUT: dict(DEFAULT_ROLLOUT),
     }
@@ -129,6 +134,7 @@ def apply_defaults(settings: Settings) -> Segment:
                 "Monitoring.$": _merge_nested("Monitoring"),
                 # Replaced, not merged: a trigger's fields depend on its type.
                 "Trigger.$": "$.Merged.Trigger",
+                f"{contracts.SAGEMAKER_PROJECT}.$": _merge_nested(contracts.SAGEMAKER_PROJECT),
                 "SmokeTest.$": _merge_nested("SmokeTest"),
                 "Rollout.$": _merge_nested("Rollout"),
             },
