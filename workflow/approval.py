@@ -25,7 +25,7 @@ from workflow import errors
 from workflow.notifications import Failures, publish
 from workflow.package import METRICS, MODEL_PACKAGE_ARN
 from workflow.pipeline import PIPELINE_EXECUTION_ARN
-from workflow.sdk import BaseRule, Catch, Choice, ChoiceRule, Pass, State, Succeed
+from workflow.sdk import Catch, Choice, ChoiceRule, Pass, State, Succeed
 from workflow.segment import Segment, exit_on, exits
 from workflow.substitutions import APPROVAL_FUNCTION_ARN, ref
 from workflow.tasks import LAMBDA_INVOKE_WAIT_FOR_TOKEN, ApiTask, sagemaker
@@ -257,14 +257,17 @@ def _registry_decision(failures: Failures, undecided: State) -> tuple[State, Sta
     return read, approval, rejection
 
 
-def _already(status: str) -> BaseRule:
-    """The timeout path found the package with this status in the model registry."""
-    return ChoiceRule.And(
-        [
-            ChoiceRule.IsPresent(REGISTRY_STATUS, True),
-            ChoiceRule.StringEquals(REGISTRY_STATUS, status),
-        ]
-    )
+def _read_in_registry(name: str, check: Choice, otherwise: State) -> Choice:
+    """Whether the timeout path read the package (so `check` may compare its status).
+
+    A Choice of its own, before `check`: a rule that reads a missing path is an error on AWS
+    (States.Runtime), and moto's interpreter evaluates every operand of an And, so an
+    IsPresent guard inside the same rule would not keep the comparison from reading it.
+    """
+    read = Choice(name)
+    read.add_choice(ChoiceRule.IsPresent(REGISTRY_STATUS, True), check)
+    read.default_choice(otherwise)
+    return read
 
 
 def approve_model(failures: Failures) -> Segment:
@@ -287,7 +290,9 @@ def approve_model(failures: Failures) -> Segment:
     )
     check = Choice("IsApprovedInRegistry")
     check.default_choice(update)
-    return Segment(check, exits(exit_on(check, _already(APPROVED_STATUS)), update.next))
+    read = _read_in_registry("RegistryReadBeforeApproval", check, update)
+    approved = ChoiceRule.StringEquals(REGISTRY_STATUS, APPROVED_STATUS)
+    return Segment(read, exits(exit_on(check, approved), update.next))
 
 
 def reject_model(failures: Failures, subject: str) -> Segment:
@@ -323,7 +328,7 @@ def reject_model(failures: Failures, subject: str) -> Segment:
     notify = failures.guard(publish("NotifyRejected", subject, RESULT, output_path=RESULT))
     done = Succeed("ModelRejected")
     check = Choice("IsRejectedInRegistry")
-    check.add_choice(_already(REJECTED_STATUS), result)
+    check.add_choice(ChoiceRule.StringEquals(REGISTRY_STATUS, REJECTED_STATUS), result)
     check.default_choice(update)
     Segment.ending(update, result, notify, done)
-    return Segment(check, None)
+    return Segment(_read_in_registry("RegistryReadBeforeRejection", check, update), None)
