@@ -98,27 +98,6 @@ def restore_champion(
     return Champion(run.run_id, created["ModelPackageArn"], model_data_url)
 
 
-def describe(comparison: dict[str, Any] | None, champion_run: str | None = None) -> str | None:
-    """One line for the run's closing: which model was the champion, and the verdict."""
-    if not comparison:
-        return None
-    found = comparison.get("champion")
-    if not found:
-        return "Champion: none (nothing deployed or approved before this run)"
-    where = f"run {champion_run}'s model" if champion_run else found.get("model_data_url")
-    mse = (comparison.get("metrics") or {}).get("mse") or {}
-    if not comparison.get("comparable"):
-        return f"Champion: {where}, not comparable ({comparison.get('reason')})"
-    return (
-        f"Champion: {where}, test MSE {mse.get('champion'):.4f} against "
-        f"{mse.get('challenger'):.4f} ({_better(mse.get('better'))})"
-    )
-
-
-def _better(better: str | None) -> str:
-    return {"same": "the same", None: "not compared"}.get(better, f"{better} better")
-
-
 def read_comparison(text: str | bytes) -> dict[str, Any] | None:
     try:
         document = json.loads(text)

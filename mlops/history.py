@@ -132,6 +132,7 @@ def print_run(run: PastRun, out: TextIO) -> int:
             if run.field("quality_gate", "threshold") is not None
             else None,
         ),
+        ("Champion", champion_line(run.field("champion"), run.field("champion_run"))),
         ("Model package", run.field("model_package_arn")),
         ("Decision", _decision(run)),
         ("Endpoint", _endpoint(run)),
@@ -198,3 +199,23 @@ def _endpoint(run: PastRun) -> str | None:
         return None
     status = run.field("endpoint_status")
     return f"{name} ({status})" if status else str(name)
+
+
+def champion_line(comparison: Any, champion_run: Any = None) -> str | None:
+    """Which model was the champion, and the verdict on the gate's metric, in one line."""
+    if not isinstance(comparison, dict):
+        return None
+    found = comparison.get("champion")
+    if not isinstance(found, dict):
+        return "none (nothing deployed or approved before this run)"
+    where = f"run {champion_run}'s model" if champion_run else str(found.get("model_data_url"))
+    if not comparison.get("comparable"):
+        return f"{where}, not comparable ({comparison.get('reason')})"
+    mse = (comparison.get("metrics") or {}).get("mse") or {}
+    champion, challenger = mse.get("champion"), mse.get("challenger")
+    if not isinstance(champion, int | float) or not isinstance(challenger, int | float):
+        return where
+    better = {"same": "the same", None: "not compared"}.get(
+        mse.get("better"), f"{mse.get('better')} better"
+    )
+    return f"{where}, test MSE {champion:.4f}; this model's {challenger:.4f} ({better})"

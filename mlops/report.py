@@ -515,7 +515,7 @@ def _cost_section(run: _RunFiles) -> str:
         facts(
             [
                 ("Region", cost.get("region")),
-                ("Prices read", cost.get("prices_read") or cost.get("prices_read_on")),
+                ("Prices read", cost.get("prices_read_on")),
             ]
         ),
     ]

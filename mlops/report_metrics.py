@@ -90,13 +90,13 @@ _COMPARISONS: dict[str, tuple[str, Callable[[float, float], bool]]] = {
 }
 
 
-#: How much worse than the champion the gate lets the new model be (either name); negative
-#: turns that check off (pipelines/steps.py, ChampionMseTolerance).
-_TOLERANCE_KEYS = ("max_increase_over_champion", "champion_mse_tolerance")
+#: How much worse than the champion the gate lets the new model be; negative turns that
+#: check off (pipelines/steps.py, ChampionMseTolerance; summary.json's quality_gate).
+TOLERANCE = "champion_mse_tolerance"
 
 
 def _tolerance(gate: Mapping[str, Any]) -> float | None:
-    return as_number(next((gate[k] for k in _TOLERANCE_KEYS if gate.get(k) is not None), None))
+    return as_number(gate.get(TOLERANCE))
 
 
 def _gate_checks(

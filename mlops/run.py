@@ -46,13 +46,22 @@ from mlops.builds import (
     default_cache_dir,
     remove_stale_builds,
 )
+from mlops.champion import read_comparison, restore_champion
 from mlops.cost import run_cost
 from mlops.follow import ApprovalOpened, ExecutionFollower, phase_times
-from mlops.history import REPORT
+from mlops.history import REPORT, champion_line
 from mlops.params import parse_params
 from mlops.progress import Progress, StepReport, metric_line, summary_table
 from mlops.report import write_report
-from pipelines.names import BASELINE_STEP, EVALUATE_STEP, EVALUATION, EVALUATION_FILE, TRAIN_STEP
+from pipelines.names import (
+    BASELINE_STEP,
+    COMPARISON_FILE,
+    EVALUATE_STEP,
+    EVALUATION,
+    EVALUATION_FILE,
+    PICTURES_FOLDER,
+    TRAIN_STEP,
+)
 
 if TYPE_CHECKING:
     from mlops.inputs import Input
@@ -196,12 +205,19 @@ def _run(
             )
             sagemaker = target.client("sagemaker")
             sm.upsert_pipeline(
-                sagemaker, settings.pipeline_name, settings.role_arn, build.definition
+                sagemaker,
+                settings.pipeline_name,
+                settings.role_arn,
+                build.definition,
+                settings.project_tags,
             )
             types = pipeline_run.step_types(definition)
             progress.plan(name for name, kind in types.items() if kind not in _BRANCH_TYPES)
             threshold = float(overrides.get("MseThreshold", _default(definition, "MseThreshold")))
             uploaded.result()
+            champion = restore_champion(
+                sagemaker, target.client("s3"), settings, bucket, request.runs_dir
+            )
             parameters = {"InputDataUrl": f"s3://{bucket}/{data_key.result()}", **overrides}
             outcome, workflow_summary = _execute(
                 target,
@@ -216,8 +232,20 @@ def _run(
                 out,
                 started,
             )
-            summary = _collect(target, outcome, types, overrides, threshold, staging)
+            gate = {
+                "metric": "mse",
+                "threshold": threshold,
+                "champion_mse_tolerance": float(
+                    overrides.get(
+                        "ChampionMseTolerance", _default(definition, "ChampionMseTolerance")
+                    )
+                ),
+            }
+            summary = _collect(target, outcome, types, overrides, gate, staging)
             summary["cost"] = _cost(target, outcome, workflow_summary, staging)
+            summary.update(review_files(staging))
+            if champion is not None:
+                summary["champion_run"] = champion.run_id
             summary["model"] = _served_model(target, summary["model_package_arn"], staging)
             _copy_capture(target, workflow_summary.get("endpoint_name"), staging / "capture")
         if outcome.execution_arn:
@@ -430,7 +458,7 @@ def _execute(
     from deploy.template import render as tpl_render
     from mlops.local_workflow import deploy_locally
 
-    execution_input = _execution_input(request, parameters, threshold)
+    execution_input = _execution_input(request, settings, parameters, threshold)
     _start_pipeline_early(target, settings, request.run_id, execution_input)
     deploy_started = time.perf_counter()
     with deploy_locally(target, settings, asl) as stack:
@@ -465,7 +493,7 @@ def _default(definition: dict[str, Any], name: str) -> Any:
 
 
 def _execution_input(
-    request: RunRequest, parameters: dict[str, str], threshold: float | None
+    request: RunRequest, settings: Settings, parameters: dict[str, str], threshold: float | None
 ) -> dict[str, Any]:
     """The state machine's input; without a threshold (a user's pipeline) its default gate."""
     return contracts.execution_input(
@@ -474,6 +502,7 @@ def _execution_input(
             contracts.POLL_SECONDS: LOCAL_POLL_SECONDS,
             contracts.APPROVAL_TIMEOUT_SECONDS: request.approval_timeout,
             contracts.QUALITY_GATE: None if threshold is None else {"threshold": threshold},
+            contracts.SAGEMAKER_PROJECT: settings.sagemaker_project,
         },
     )
 
@@ -641,7 +670,7 @@ def _collect(
     outcome: pipeline_run.PipelineOutcome,
     types: dict[str, str],
     overrides: dict[str, str],
-    threshold: float,
+    gate: dict[str, Any],
     staging: Path,
 ) -> dict[str, Any]:
     """Fetch the pipeline's artifacts into the staging folder; the pipeline part of summary."""
@@ -650,7 +679,6 @@ def _collect(
     _fetch_model(sagemaker, s3, outcome, staging)
     _fetch_baseline(s3, outcome, staging / BASELINE_FOLDER)
     package_arn, approval_status = _registered_package(sagemaker, outcome)
-    gate = {"metric": "mse", "threshold": threshold}
     return _pipeline_summary(outcome, types, overrides, metrics, gate, package_arn, approval_status)
 
 
@@ -710,7 +738,32 @@ def _fetch_evaluation(
         return None
     body = read_object(s3, f"{uri.rstrip('/')}/{EVALUATION_FILE}")
     write_atomic(staging / EVALUATION_FILE, body)
+    _fetch_review_files(s3, uri.rstrip("/"), staging)
     return json.loads(body)
+
+
+def _fetch_review_files(s3: Any, evaluation_uri: str, staging: Path) -> None:
+    """comparison.json and the pictures beside evaluation.json, when the pipeline made them."""
+    with contextlib.suppress(Exception):  # a user's pipeline writes only evaluation.json
+        body = read_object(s3, f"{evaluation_uri}/{COMPARISON_FILE}")
+        write_atomic(staging / COMPARISON_FILE, body)
+    for file in contracts.PICTURES.values():
+        with contextlib.suppress(Exception):
+            body = read_object(s3, f"{evaluation_uri}/{PICTURES_FOLDER}/{file}")
+            write_atomic(staging / PICTURES_FOLDER / file, body)
+
+
+def review_files(staging: Path) -> dict[str, Any]:
+    """The summary's `champion` (comparison.json) and `pictures` (name: path in the folder)."""
+    comparison = None
+    if (staging / COMPARISON_FILE).is_file():
+        comparison = read_comparison((staging / COMPARISON_FILE).read_bytes())
+    pictures = {
+        name: f"{PICTURES_FOLDER}/{file}"
+        for name, file in contracts.PICTURES.items()
+        if (staging / PICTURES_FOLDER / file).is_file()
+    }
+    return {"champion": comparison, "pictures": pictures or None}
 
 
 #: The run folder's copy of the data-quality baseline (statistics.json, constraints.json).
@@ -815,6 +868,9 @@ def _closing(summary: dict[str, Any], run_dir: Path) -> str:
         f"Pipeline: {(summary['failure_reason'] and 'failed') or 'succeeded'}"
         + (f", {metrics}" if metrics else "")
     )
+    champion = champion_line(summary.get("champion"), summary.get("champion_run"))
+    if champion:
+        lines.append(f"Champion: {champion}")
     if summary["failure_reason"]:
         lines.append(f"Reason: {summary['failure_reason']}")
     if summary["model_package_arn"]:

@@ -445,6 +445,7 @@ def test_full_execution_registers_a_model_awaiting_approval(first_run: Execution
     assert (run.status, run.reason) == ("Succeeded", None)
     assert run.names == [
         "Preprocess",
+        "FindChampion",
         "Train",
         "DataQualityBaseline",
         "Evaluate",
@@ -464,7 +465,12 @@ def test_full_execution_registers_a_model_awaiting_approval(first_run: Execution
     assert metrics_uri == run.evaluation_uri
     assert f"/{execution_id}/Evaluate/output/evaluation/evaluation.json" in metrics_uri
     assert package["InferenceSpecification"]["Containers"][0]["ModelDataUrl"] == run.model_uri
-    assert package["CustomerMetadataProperties"] == {"PipelineExecutionArn": run.arn}
+    evaluation = metrics_uri.rsplit("/", 1)[0]
+    assert package["CustomerMetadataProperties"] == {
+        "PipelineExecutionArn": run.arn,
+        "EvaluationComparison": f"{evaluation}/comparison.json",
+        "EvaluationPictures": f"{evaluation}/pictures",
+    }
     register = run.step("Register-RegisterModel")["Metadata"]["RegisterModel"]["Arn"]
     assert register == package["ModelPackageArn"]
     assert run.model_members == ["xgboost-model"]
@@ -508,10 +514,15 @@ def test_quality_gate_failure_names_the_metric_and_registers_nothing(
 ) -> None:
     failed = execute(tmp_path, cache_dir, params={**FAST, "MseThreshold": "0.1"})
     mse = _mse(failed)
-    expected = f"Test MSE {mse} is above the quality gate threshold MseThreshold = 0.1"
+    expected = (
+        f"Test MSE {mse} must be at most MseThreshold = 0.1 and at most "
+        "ChampionMseTolerance = -1.0 above the champion's (it is 0.0 above; a negative "
+        "tolerance turns that check off)"
+    )
     assert (failed.status, failed.reason) == ("Failed", expected)
     assert failed.names == [
         "Preprocess",
+        "FindChampion",
         "Train",
         "DataQualityBaseline",
         "Evaluate",
@@ -531,7 +542,8 @@ def test_malformed_csv_fails_at_preprocess_with_the_scripts_message(tmp_path: Pa
     rows[3] = "M,0.5,abc,0.1,0.5,0.2,0.1,0.15,9"
     failed = execute(tmp_path, None, data=("\n".join(rows) + "\n").encode())
     assert failed.status == "Failed"
-    assert failed.names == ["Preprocess"]
+    # Nothing that needs Preprocess ran; FindChampion (no inputs) may have run beside it.
+    assert failed.names[0] == "Preprocess" and set(failed.names) <= {"Preprocess", "FindChampion"}
     assert failed.step("Preprocess")["StepStatus"] == "Failed"
     reason = failed.reason or ""
     assert reason.startswith("Step Preprocess: preprocess.py exited with code 1.")

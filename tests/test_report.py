@@ -407,7 +407,7 @@ def test_the_champion_the_gate_against_it_and_the_cost(
         "note": "training bills whole minutes <b>here</b>",
     }
     metrics = {"regression_metrics": {"mse": {"value": 5.0}, "r2": {"value": 0.5}}}
-    gate = {"metric": "mse", "threshold": 6.0, "max_increase_over_champion": 0.05}
+    gate = {"metric": "mse", "threshold": 6.0, "champion_mse_tolerance": 0.05}
     folder = _copy(
         real_run, tmp_path, champion=champion, cost=cost, metrics=metrics, quality_gate=gate
     )
@@ -431,7 +431,7 @@ def test_the_champion_the_gate_against_it_and_the_cost(
     )
     assert "&lt;b&gt;here&lt;/b&gt;" in text
 
-    gate["max_increase_over_champion"] = -1.0  # negative: that check is off
+    gate["champion_mse_tolerance"] = -1.0  # negative: that check is off
     folder = _copy(
         real_run, tmp_path / "off", champion=champion, metrics=metrics, quality_gate=gate, cost=None
     )

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from clients.session import Target
+from core import contracts
 from mlops import run as run_module
 from mlops.cli import main
 
@@ -86,6 +87,53 @@ def test_approved_run_deploys_the_model(approved: tuple[int, dict, str]) -> None
     assert 0 < summary["timings"]["smoke_test"] < summary["timings"]["deploy"]
     assert f"Smoke test: passed, {smoke['reason']}" in out
     assert re.search(r"^Review: http://127\.0\.0\.1:\d+/review\?id=", out, re.MULTILINE)
+
+
+def test_the_second_run_compares_with_the_first_runs_model(
+    approved: tuple[int, dict, str], runs_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Each run starts a fresh local AWS; the runs folder carries the deployed model over, so
+    the pipeline's FindChampion finds it and Evaluate scores it on the same test rows."""
+    first = approved[1]
+    assert first["champion"]["champion"] is None
+    assert "Champion: none (nothing deployed or approved before this run)" in approved[2]
+
+    code, second, out = _run(runs_dir, capsys, "--approve", "auto", "--param", "MaxDepth=2")
+    assert code == 0 and second["endpoint_status"] == "InService"
+    assert second["champion_run"] == first["run_id"]
+    comparison = second["champion"]
+    assert comparison["champion"]["source"] == "approved-package"
+    assert comparison["champion"]["model_package_arn"].endswith("/abalone-models/1")
+    assert second["model_package_arn"].endswith("/abalone-models/2")
+    assert comparison["comparable"] is True
+    for name, row in comparison["metrics"].items():
+        # The champion's numbers are the first run's own evaluation, exactly: same model, same
+        # test rows, same bootstrap.
+        assert row["champion"] == first["metrics"]["regression_metrics"][name]["value"]
+        assert row["challenger"] == second["metrics"]["regression_metrics"][name]["value"]
+        assert row["difference"] == pytest.approx(row["challenger"] - row["champion"])
+    assert row["challenger"] != row["champion"]  # MaxDepth=2 trained another model
+    champion_mse = comparison["metrics"]["mse"]["champion"]
+    assert f"Champion: run {first['run_id']}'s model, test MSE {champion_mse:.4f}" in out
+    assert main(["show", second["run_id"], "--runs-dir", str(runs_dir)]) == 0
+    shown = capsys.readouterr().out
+    assert f"Champion:       run {first['run_id']}'s model, test MSE {champion_mse:.4f}" in shown
+
+    folder = runs_dir / second["run_id"]
+    assert second["pictures"] == {
+        name: f"pictures/{file}" for name, file in contracts.PICTURES.items()
+    }
+    scatter = (folder / second["pictures"]["predicted_vs_actual"]).read_text()
+    assert scatter.count("data:image/png;base64,") == 2  # the challenger's and the champion's
+    # The reviewer was shown both models, side by side.
+    slack = (folder / "notifications" / "slack-1.json").read_text()
+    assert "Against the champion, the latest approved package abalone-models v1" in slack
+    mail = email.message_from_bytes((folder / "notifications" / "email-1.eml").read_bytes())
+    plain = next(p for p in mail.walk() if p.get_content_type() == "text/plain")
+    text = plain.get_payload(decode=True).decode()
+    assert "Against the champion, the latest approved package abalone-models v1" in text
+    mse = comparison["metrics"]["mse"]
+    assert f"  mse    {mse['challenger']:>10.4g} against {mse['champion']:>10.4g} (" in text
 
 
 def test_the_data_quality_baseline_is_computed_and_registered_with_the_model(
