@@ -8,7 +8,10 @@
   its template into the local AWS - signature check, DynamoDB conditional update,
   SendTaskSuccess to a real waiting execution, callback bookkeeping - for N distinct
   approvals. Target: median under 20 ms.
-* review: GET /review (signature check, one consistent read, page rendering), for reference.
+* review: GET /review (signature check, one consistent read, page rendering) of a package
+  that registered the champion comparison and the evaluation's three pictures (two models
+  each, as scripts/evaluate.py draws them on the Abalone test split's size). Target: median
+  under 50 ms.
 """
 
 from __future__ import annotations
@@ -92,8 +95,11 @@ def handler_times(runs: int) -> tuple[list[float], list[float]]:
             "SecretString"
         ]
         machine = outputs[tpl.OUT_STATE_MACHINE_ARN]
+        package = _package_with_review_files(aws, settings)
         execution_input = json.dumps(
-            approval_input(approval_task_only(aws, machine), _request(), _TASK_TIMEOUT_SECONDS)
+            approval_input(
+                approval_task_only(aws, machine), _request(package), _TASK_TIMEOUT_SECONDS
+            )
         )
         sfn = aws.client("stepfunctions")
         executions = [
@@ -133,6 +139,7 @@ def handler_times(runs: int) -> tuple[list[float], list[float]]:
         reviews, decisions = [], []
         for i, (approval_id, exp) in enumerate(pending):
             review_s, review = timed(lambda_handler, get(approval_id, exp))
+            assert review["body"].count("<figure") == 3, "the pictures are not on the page"
             decision_s, decided = timed(lambda_handler, post(approval_id, exp))
             assert review["statusCode"] == 200 and decided["statusCode"] == 200, decided
             if i:  # the first pays for creating the boto3 clients
@@ -152,14 +159,25 @@ def handler_times(runs: int) -> tuple[list[float], list[float]]:
 _TASK_TIMEOUT_SECONDS = 3600
 
 
-def _request() -> dict:
+def _package_with_review_files(aws: Any, settings: Any) -> str:
+    """A package registered as the pipeline registers one: comparison.json and the pictures
+    (two models each) beside its evaluation."""
+    from fakes import review_files
+
+    bucket = settings.bucket_for(aws.account_id)
+    prefix = settings.prefix("bench", "Evaluate", "output", "evaluation")
+    return review_files.register(aws, settings.model_package_group, bucket, prefix)
+
+
+def _request(package: str) -> dict:
     metric = {"value": 4.5, "standard_deviation": 0.2}
     return {
         "pipelineExecutionArn": "arn:aws:sagemaker:us-east-1:123456789012:pipeline/p/execution/x",
-        "modelPackageArn": "arn:aws:sagemaker:us-east-1:123456789012:model-package/m/1",
+        "modelPackageArn": package,
         "metrics": {"regression_metrics": {"mse": metric, "rmse": metric}},
         "qualityGate": {"metric": "mse", "threshold": 6.0, "comparison": "LessThanOrEqualTo"},
         "timeoutSeconds": _TASK_TIMEOUT_SECONDS,
+        "trigger": {"Type": "manual"},
     }
 
 

@@ -7,62 +7,19 @@ through the Function URL.
 
 from __future__ import annotations
 
-import io
 import json
 import re
 
 import pytest
+from fakes import review_files
 
 from approval.handler import lambda_handler
 from approval.messages import email_message, slack_request_message
 from approval.store import ApprovalStore
-from core.contracts import PACKAGE_COMPARISON, PACKAGE_PICTURES, PICTURES
+from core.contracts import PACKAGE_COMPARISON, PACKAGE_PICTURES
 
 BUCKET = "review-files"
 GROUP = "abalone-models"
-CHAMPION_PACKAGE = "arn:aws:sagemaker:us-east-1:123456789012:model-package/abalone-models/1"
-COMPARISON = {
-    "champion": {
-        "source": "endpoint",
-        "model_data_url": "s3://b/old/model.tar.gz",
-        "model_package_arn": CHAMPION_PACKAGE,
-    },
-    "comparable": True,
-    "reason": "",
-    "metrics": {
-        "mse": {
-            "challenger": 4.5,
-            "champion": 4.75,
-            "difference": -0.25,
-            "better": "challenger",
-            "lower_is_better": True,
-        },
-        "r2": {
-            "challenger": 0.55,
-            "champion": 0.56,
-            "difference": -0.01,
-            "better": "champion",
-            "lower_is_better": False,
-        },
-    },
-    "mse_increase": -0.25,
-    "test_rows": 628,
-}
-
-
-def _figure_svg(title: str) -> str:
-    import matplotlib
-    from matplotlib.backends.backend_svg import FigureCanvasSVG
-    from matplotlib.figure import Figure
-
-    figure = Figure(figsize=(3, 2))
-    axes = figure.subplots()
-    axes.scatter([1, 2, 3], [2, 1, 3], rasterized=True)
-    axes.set_title(title)
-    buffer = io.StringIO()
-    with matplotlib.rc_context({"svg.fonttype": "none"}):
-        FigureCanvasSVG(figure).print_svg(buffer, metadata={"Date": None})
-    return buffer.getvalue()
 
 
 def _register(stack, files: dict[str, bytes], properties: dict[str, str] | None) -> str:
@@ -97,23 +54,15 @@ def _review_page(stack, approval_id: str) -> str:
 
 @pytest.fixture
 def registered(approval_stack) -> str:
-    evaluation = "pipeline/x1/Evaluate/output/evaluation"
-    files = {f"{evaluation}/comparison.json": json.dumps(COMPARISON).encode()}
-    for name, file in PICTURES.items():
-        files[f"{evaluation}/pictures/{file}"] = _figure_svg(f"title of {name}").encode()
+    approval_stack.aws.client("s3").create_bucket(Bucket=BUCKET)
     # One picture tries what an SVG can do in a page: it must arrive without it.
-    files[f"{evaluation}/pictures/{PICTURES['residuals']}"] = (
+    hostile = (
         b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script>'
         b'<rect width="5" height="5" onclick="alert(2)"/><text>residuals here</text>'
         b'<image href="https://example.com/x.png"/></svg>'
     )
-    return _register(
-        approval_stack,
-        files,
-        {
-            PACKAGE_COMPARISON: f"s3://{BUCKET}/{evaluation}/comparison.json",
-            PACKAGE_PICTURES: f"s3://{BUCKET}/{evaluation}/pictures",
-        },
+    return review_files.register(
+        approval_stack.aws, GROUP, BUCKET, "x1/evaluation", replace={"residuals": hostile}
     )
 
 
@@ -132,7 +81,7 @@ def test_the_review_page_shows_the_champion_and_the_pictures_inline(
 
     figures = re.findall(r'<figure id="([a-z-]+)"><svg ', page)
     assert figures == ["predicted-vs-actual", "residuals", "feature-importance"]
-    assert "title of predicted_vs_actual" in page and "data:image/png;base64," in page
+    assert "challenger: predicted against actual" in page and "data:image/png;base64," in page
     assert "residuals here" in page
     for unsafe in ("<script", "alert(", "onclick", "example.com"):
         assert unsafe not in page
@@ -179,7 +128,7 @@ def test_unreadable_files_are_left_out_not_fatal(approval_stack, caplog) -> None
 
 
 def test_without_a_champion_the_page_says_why(approval_stack) -> None:
-    comparison = {**COMPARISON, "champion": None, "comparable": False}
+    comparison = {**review_files.COMPARISON, "champion": None, "comparable": False}
     comparison["reason"] = "no champion: nothing is deployed or approved yet"
     arn = _register(
         approval_stack,

@@ -47,6 +47,8 @@ def browser(monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
             f"--user-data-dir={profile}",
         ):
             options.add_argument(flag)
+        # The console, where the browser reports what a Content-Security-Policy blocked.
+        options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
         driver = webdriver.Chrome(
             service=Service(executable_path=str(CHROMEDRIVER), log_output=os.devnull),
             options=options,
@@ -86,3 +88,38 @@ def test_reviewer_approves_in_a_real_browser(approval_stack, browser):
     execution = approval_stack.wait_for_execution(execution_arn)
     assert execution["status"] == "SUCCEEDED"
     assert json.loads(execution["output"])["decision"] == "approved"
+
+
+def test_the_review_page_shows_the_champion_and_the_pictures(approval_stack, browser):
+    """The pictures render inline (their embedded points too) under the page's strict CSP,
+    and the page loads nothing from anywhere."""
+    from fakes import review_files
+    from selenium.webdriver.common.by import By
+
+    bucket = f"pictures-{approval_stack.suffix}".lower()
+    approval_stack.aws.client("s3").create_bucket(Bucket=bucket)
+    package = review_files.register(approval_stack.aws, "abalone-models", bucket, "x/evaluation")
+    opened = approval_stack.open(modelPackageArn=package)
+    expires_at = int(approval_stack.item(opened["approvalId"])["expires_at"]["N"])
+    query = urlencode(approval_stack.review_query(opened["approvalId"], expires_at))
+    browser.get(f"{approval_stack.url}/review?{query}")
+
+    assert "Against the champion" in browser.find_element(By.TAG_NAME, "main").text
+    figures = browser.find_elements(By.CSS_SELECTOR, "figure > svg")
+    assert [f.find_element(By.XPATH, "..").get_attribute("id") for f in figures] == [
+        "predicted-vs-actual",
+        "residuals",
+        "feature-importance",
+    ]
+    for figure in figures:
+        assert figure.size["width"] > 200 and figure.size["height"] > 100
+    # The scatter's points are a PNG inside the SVG: drawn, not blocked by the policy.
+    assert browser.execute_script(
+        "return [...document.querySelectorAll('figure svg image')]"
+        ".every(i => i.getBBox().width > 0)"
+    )
+    assert browser.execute_script("return performance.getEntriesByType('resource').length") == 0
+    refused = [
+        e["message"] for e in browser.get_log("browser") if "Content Security" in e["message"]
+    ]
+    assert refused == []
