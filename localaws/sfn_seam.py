@@ -12,12 +12,20 @@
 4. StopExecution right after StartExecution fails with an internal error (HTTP 500) while the
    execution's worker thread has not yet made its environment (`ExecutionWorker.env` is
    None); AWS stops any RUNNING execution. The stop waits for the environment, briefly.
+5. A Choice rule on a path the state data lacks (`IsPresent` false, the documented way to
+   test for a field) makes moto's interpreter log an ERROR ("Exception=NoSuchJsonPathError")
+   before the rule answers false as AWS answers; a path that is missing where the definition
+   needs it still fails the execution with States.Runtime, in its history, as on AWS. So the
+   record says nothing the execution does not, and in a terminal it reads as a failure: it is
+   dropped, by a filter on that logger; every other record of the interpreter passes.
 
-All are method replacements on moto's own classes, installed once per process.
+1 to 4 are method replacements on moto's own classes, 5 a logging filter; all are installed
+once per process.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from typing import Any
@@ -127,8 +135,27 @@ class _AccountClients:
         return boto3.client(**kwargs)
 
 
+#: The logger of moto's ASL components, which logs what each one's evaluation raised.
+INTERPRETER_LOGGER = "moto.stepfunctions.parser.asl.component.eval_component"
+
+
+class MissingPathRecords(logging.Filter):
+    """Drops the interpreter's ERROR for a path the state data lacks (gap 5)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg % record.args if record.args else record.msg).startswith(
+            "Exception=NoSuchJsonPathError"
+        )
+
+
+_MISSING_PATHS = MissingPathRecords()
+
+
 def install() -> None:
     """Patch moto's Step Functions classes (idempotent)."""
+    logger = logging.getLogger(INTERPRETER_LOGGER)
+    if _MISSING_PATHS not in logger.filters:
+        logger.addFilter(_MISSING_PATHS)
     aws_sdk_service.StateTaskServiceAwsSdk._normalise_response = _read_streams
     StepFunctionResponse.send_task_failure = _send_task_failure
     ExecutionWorker._execution_logic = _execution_logic

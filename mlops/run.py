@@ -184,7 +184,9 @@ def _run(
     progress = Progress()
     # Beside the step cache, so cached outputs are hard links rather than copies.
     with (
-        tempfile.TemporaryDirectory(prefix=f".work-{owner_tag()}-", dir=request.runs_dir) as work,
+        tempfile.TemporaryDirectory(
+            prefix=f".work-{owner_tag()}-", dir=request.runs_dir, ignore_cleanup_errors=True
+        ) as work,
         # Hashing and storing the data spend most of their time reading the file and in
         # hashlib, which release the GIL: they run while the local AWS starts and the
         # pipeline is upserted.
@@ -293,7 +295,9 @@ def _run_user(
 
     assert request.user is not None
     progress = Progress()
-    with tempfile.TemporaryDirectory(prefix=f".work-{owner_tag()}-", dir=request.runs_dir) as work:
+    with tempfile.TemporaryDirectory(
+        prefix=f".work-{owner_tag()}-", dir=request.runs_dir, ignore_cleanup_errors=True
+    ) as work:
         executor = LocalPipelineExecutor(
             workspace=Path(work), cache_dir=request.runs_dir / ".cache"
         )

@@ -39,9 +39,10 @@ from clients.s3 import read_object
 from clients.session import Target, local_account
 from core import contracts, names
 from core.errors import UsageError
+from core.files import owner_tag, remove_stale
 from core.settings import Settings
 from deploy import template as tpl
-from mlops.builds import cached_build, default_cache_dir
+from mlops.builds import cached_build, default_cache_dir, remove_stale_builds
 from mlops.follow import ApprovalOpened, ExecutionFollower
 from mlops.local_workflow import LocalWorkflow, deploy_locally
 from mlops.pipeline_run import step_types
@@ -254,7 +255,13 @@ def up(request: UpRequest, settings: Settings, out: TextIO = sys.stdout) -> int:
     from localaws.executor import LocalPipelineExecutor
 
     request.runs_dir.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix=".up-", dir=request.runs_dir) as work:
+    remove_stale(request.runs_dir)
+    remove_stale_builds(default_cache_dir())
+    # Runs still in flight at Ctrl-C may be writing into it while it is removed: what they
+    # leave is removed by the next start (remove_leftovers, by the folder's process id).
+    with tempfile.TemporaryDirectory(
+        prefix=f".work-{owner_tag()}-", dir=request.runs_dir, ignore_cleanup_errors=True
+    ) as work:
         executor = LocalPipelineExecutor(
             workspace=Path(work), cache_dir=request.runs_dir / ".cache"
         )

@@ -14,6 +14,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -363,3 +364,64 @@ def test_a_stop_right_after_the_start_waits_for_the_worker_and_stops_it() -> Non
     sfn_seam._stop(worker, stop_date="now", error="", cause="stopped by the user")
 
     assert stopped == [("now", "stopped by the user", "")]
+
+
+_LOOKS_FOR_A_FIELD = {
+    "StartAt": "HasField",
+    "States": {
+        "HasField": {
+            "Type": "Choice",
+            "Choices": [{"Variable": "$.missing.field", "IsPresent": True, "Next": "Found"}],
+            "Default": "NotThere",
+        },
+        "Found": {"Type": "Pass", "Result": {"Branch": "found"}, "End": True},
+        "NotThere": {"Type": "Pass", "Result": {"Branch": "not there"}, "End": True},
+    },
+}
+
+
+def _ask_for_a_missing_field(aws: Any) -> dict[str, Any]:
+    sfn = aws.client("stepfunctions")
+    machine = sfn.create_state_machine(
+        name=f"is-present-{os.getpid()}-{threading.get_ident()}",
+        definition=json.dumps(_LOOKS_FOR_A_FIELD),
+        roleArn="arn:aws:iam::123456789012:role/sfn",
+    )["stateMachineArn"]
+    arn = sfn.start_execution(stateMachineArn=machine, name="one", input="{}")["executionArn"]
+    deadline = time.monotonic() + 10
+    while (described := sfn.describe_execution(executionArn=arn))["status"] == "RUNNING":
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    return described
+
+
+def test_pin_moto_logs_an_error_for_a_path_that_is_present_tests(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Why localaws.sfn_seam filters the interpreter's log (gap 5): without the filter, moto
+    logs an ERROR for what IsPresent answers false, as AWS does, without any error."""
+    import logging
+
+    from localaws import sfn_seam
+
+    logger = logging.getLogger(sfn_seam.INTERPRETER_LOGGER)
+    with local_aws() as aws:
+        aws.client("stepfunctions").list_state_machines()  # the seams install with the service
+        logger.removeFilter(sfn_seam._MISSING_PATHS)
+        try:
+            with caplog.at_level(logging.ERROR, logger=sfn_seam.INTERPRETER_LOGGER):
+                described = _ask_for_a_missing_field(aws)
+        finally:
+            logger.addFilter(sfn_seam._MISSING_PATHS)
+    assert json.loads(described["output"]) == {"Branch": "not there"}
+    assert any(r.getMessage().startswith("Exception=NoSuchJsonPathError") for r in caplog.records)
+
+
+def test_is_present_on_a_missing_path_logs_nothing(caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+
+    with local_aws() as aws, caplog.at_level(logging.DEBUG, logger="moto"):
+        described = _ask_for_a_missing_field(aws)
+    assert described["status"] == "SUCCEEDED"
+    assert json.loads(described["output"]) == {"Branch": "not there"}
+    assert not [r for r in caplog.records if "NoSuchJsonPathError" in r.getMessage()]

@@ -45,6 +45,9 @@ class Up:
     endpoint_url: str
     lines: list[str] = field(default_factory=list)
     incoming: queue.Queue[str] = field(default_factory=queue.Queue)
+    #: What it wrote to stderr, read as it comes (a full pipe would block the process).
+    errors: list[str] = field(default_factory=list)
+    error_reader: threading.Thread | None = None
 
     def client(self, service: str) -> Any:
         return self.session.client(service, endpoint_url=self.endpoint_url)
@@ -81,6 +84,12 @@ def _read(process: subprocess.Popen[str], into: queue.Queue[str]) -> None:
         into.put(line.rstrip("\n"))
 
 
+def _read_errors(process: subprocess.Popen[str], into: list[str]) -> None:
+    assert process.stderr is not None
+    for line in process.stderr:
+        into.append(line)
+
+
 @pytest.fixture(scope="module")
 def up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Up]:
     runs = tmp_path_factory.mktemp("runs")
@@ -92,6 +101,9 @@ def up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Up]:
     )  # fmt: skip
     incoming: queue.Queue[str] = queue.Queue()
     threading.Thread(target=_read, args=(process, incoming), daemon=True).start()
+    errors: list[str] = []
+    error_reader = threading.Thread(target=_read_errors, args=(process, errors), daemon=True)
+    error_reader.start()
     values: dict[str, str] = {}
     lines: list[str] = []
     try:
@@ -105,7 +117,9 @@ def up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Up]:
             aws_secret_access_key=values["AWS_SECRET_ACCESS_KEY"],
             region_name=values["AWS_DEFAULT_REGION"],
         )
-        yield Up(process, session, values["AWS_ENDPOINT_URL"], lines, incoming)
+        yield Up(
+            process, session, values["AWS_ENDPOINT_URL"], lines, incoming, errors, error_reader
+        )
     finally:
         if process.poll() is None:
             process.kill()
@@ -240,6 +254,11 @@ def test_this_projects_own_cli_works_against_it_as_against_an_account(up: Up) ->
 def test_ctrl_c_stops_it_cleanly(up: Up) -> None:
     up.process.send_signal(signal.SIGINT)
     code = up.process.wait(60)
-    assert code == 130, up.process.stderr.read() if up.process.stderr else ""
-    stderr = up.process.stderr.read() if up.process.stderr else ""
+    assert up.error_reader is not None
+    up.error_reader.join(10)  # it ends at the end of the pipe
+    stderr = "".join(up.errors)
+    with contextlib.suppress(queue.Empty):
+        while True:
+            up.lines.append(up.incoming.get(timeout=1))
+    assert code == 130, stderr + "\n".join(up.lines[-25:])
     assert "Traceback" not in stderr, stderr
