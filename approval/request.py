@@ -9,7 +9,9 @@ payload (all fields required):
                                         "rmse": {...}, "mae": {...}, "r2": {...}}},
      "qualityGate": {"metric": "mse", "threshold": 6.0, "comparison": "LessThanOrEqualTo"},
      "timeoutSeconds": 604800,
-     "trigger": {"Type": "new-data", "Object": "s3://..."}}      optional: why the run started
+     "trigger": {"Type": "new-data", "Object": "s3://..."},      optional: why the run started
+     "reviewFiles": {"EvaluationComparison": "s3://...",         optional: the package's
+                     "EvaluationPictures": "s3://..."}}          CustomerMetadataProperties
 
 
 It returns {"approvalId", "expiresAt" (ISO-8601 UTC), "notified": [channels]}. Step Functions
@@ -51,7 +53,9 @@ def open_approval(event: dict[str, Any], config: Config, now: float | None = Non
     # Read before storing: the page then needs nothing but the item (approval.review_files).
     from approval import review_files
 
-    found = review_files.fetch(approval.model_package_arn)
+    given = event.get("reviewFiles")
+    properties = given if isinstance(given, dict) else None
+    found = review_files.fetch(approval.model_package_arn, properties)
     approval = dataclasses.replace(approval, comparison=found.comparison, pictures=found.pictures)
     store = ApprovalStore(aws.client("dynamodb"), config.table, config.retention_days)
     store.put_pending(approval, token)

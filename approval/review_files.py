@@ -1,7 +1,8 @@
 """What a reviewer reads beside the metrics: the comparison with the champion, the pictures.
 
 The pipeline registers both with the model package as CustomerMetadataProperties (the S3 URI
-of comparison.json, and of the pictures' folder; names in core.contracts). They are read once,
+of comparison.json, and of the pictures' folder; names in core.contracts), which the state
+machine passes in the request (`reviewFiles`). They are read once,
 when the approval opens: the comparison goes into the messages and the page, each picture is
 made safe to inline (approval.svg) and stored, compressed, with the approval, so showing the
 page later reads one item and nothing from S3.
@@ -38,16 +39,21 @@ class ReviewFiles:
     pictures: dict[str, str] = field(default_factory=dict)
 
 
-def fetch(model_package_arn: str) -> ReviewFiles:
-    """The package's comparison and pictures, as far as they can be read."""
-    try:
-        described = aws.client("sagemaker").describe_model_package(
-            ModelPackageName=model_package_arn
-        )
-    except Exception as exc:  # the approval opens without them
-        _LOG.warning("review files of %s: %s", model_package_arn, aws.error_code(exc))
-        return ReviewFiles()
-    properties = described.get("CustomerMetadataProperties") or {}
+def fetch(model_package_arn: str, properties: dict[str, Any] | None = None) -> ReviewFiles:
+    """The package's comparison and pictures, as far as they can be read.
+
+    `properties` are the package's CustomerMetadataProperties as the state machine passes
+    them (`reviewFiles`); without them (an older state machine) the package is described.
+    """
+    if properties is None:
+        try:
+            described = aws.client("sagemaker").describe_model_package(
+                ModelPackageName=model_package_arn
+            )
+        except Exception as exc:  # the approval opens without them
+            _LOG.warning("review files of %s: %s", model_package_arn, aws.error_code(exc))
+            return ReviewFiles()
+        properties = described.get("CustomerMetadataProperties") or {}
     comparison = _comparison(properties.get(PACKAGE_COMPARISON))
     pictures = _pictures(properties.get(PACKAGE_PICTURES))
     return ReviewFiles(comparison, pictures)

@@ -98,7 +98,9 @@ def handler_times(runs: int) -> tuple[list[float], list[float]]:
         package = _package_with_review_files(aws, settings)
         execution_input = json.dumps(
             approval_input(
-                approval_task_only(aws, machine), _request(package), _TASK_TIMEOUT_SECONDS
+                approval_task_only(aws, machine),
+                _request(package, _properties(aws, package)),
+                _TASK_TIMEOUT_SECONDS,
             )
         )
         sfn = aws.client("stepfunctions")
@@ -169,9 +171,16 @@ def _package_with_review_files(aws: Any, settings: Any) -> str:
     return review_files.register(aws, settings.model_package_group, bucket, prefix)
 
 
-def _request(package: str) -> dict:
+def _properties(aws: Any, package: str) -> dict:
+    """The package's CustomerMetadataProperties, which the state machine passes on."""
+    described = aws.client("sagemaker").describe_model_package(ModelPackageName=package)
+    return described["CustomerMetadataProperties"]
+
+
+def _request(package: str, review_files: dict) -> dict:
     metric = {"value": 4.5, "standard_deviation": 0.2}
     return {
+        "reviewFiles": review_files,
         "pipelineExecutionArn": "arn:aws:sagemaker:us-east-1:123456789012:pipeline/p/execution/x",
         "modelPackageArn": package,
         "metrics": {"regression_metrics": {"mse": metric, "rmse": metric}},

@@ -139,3 +139,17 @@ def test_without_a_champion_the_page_says_why(approval_stack) -> None:
     page = _review_page(approval_stack, opened["approvalId"])
     assert "no champion: nothing is deployed or approved yet" in page
     assert "<th scope=col>Champion</th>" not in page
+
+
+def test_the_files_the_request_names_are_read_without_describing_the_package(
+    approval_stack, registered
+) -> None:
+    """The state machine passes the package's CustomerMetadataProperties (`reviewFiles`), so
+    the function needs no DescribeModelPackage (nor a SageMaker client) to open an approval."""
+    properties = approval_stack.aws.client("sagemaker").describe_model_package(
+        ModelPackageName=registered
+    )["CustomerMetadataProperties"]
+    unknown = registered.replace("/abalone-models/", "/not-registered/")
+    opened = approval_stack.open(modelPackageArn=unknown, reviewFiles=properties)
+    page = _review_page(approval_stack, opened["approvalId"])
+    assert "Against the champion" in page and page.count("<figure") == 3

@@ -23,7 +23,7 @@ from __future__ import annotations
 from core import contracts
 from workflow import errors
 from workflow.notifications import Failures, publish
-from workflow.package import METRICS, MODEL_PACKAGE_ARN
+from workflow.package import METRICS, MODEL_PACKAGE_ARN, REVIEW_FILES
 from workflow.pipeline import PIPELINE_EXECUTION_ARN
 from workflow.sdk import Catch, Choice, ChoiceRule, Pass, State, Succeed
 from workflow.segment import Segment, exit_on, exits
@@ -59,6 +59,7 @@ def request_approval(failures: Failures, rejected: Segment) -> Segment:
                 "pipelineExecutionArn.$": PIPELINE_EXECUTION_ARN,
                 "modelPackageArn.$": MODEL_PACKAGE_ARN,
                 "metrics.$": METRICS,
+                "reviewFiles.$": REVIEW_FILES,
                 "qualityGate.$": "$.config.QualityGate",
                 "timeoutSeconds.$": "$.config.ApprovalTimeoutSeconds",
                 "trigger.$": "$.config.Trigger",

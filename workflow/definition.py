@@ -6,6 +6,7 @@
     find_model_package         the package THIS execution's RegisterModel step created
     tag_project                the SageMaker project's tags on the pipeline and the package
                                group, when the input names a project
+    name_review_files          where the package keeps its comparison and pictures
     read_metrics               its evaluation.json, for the reviewer
     request_approval           HumanApproval (lambda:invoke.waitForTaskToken, with timeout)
       timed out                -> DescribeModelPackage: a decision taken in the model
@@ -26,8 +27,8 @@
     any error                  "<Task>Error" -> NotifyFailure -> Fail (original error, cause)
 
 State data, top-level keys: config, names (ApplyDefaults), pipeline, poll, package,
-projectTags (when tagging failed), evaluation, decision, registry (after a timeout), existing,
-target, smokeTest, routing, endpoint, monitoring, failure, result.
+projectTags (when tagging failed), reviewFiles, evaluation, decision, registry (after a
+timeout), existing, target, smokeTest, routing, endpoint, monitoring, failure, result.
 See workflow/README.md.
 """
 
@@ -47,7 +48,7 @@ from workflow.endpoint import (
 from workflow.inputs import apply_defaults
 from workflow.monitoring import describe_drift, monitor_endpoint
 from workflow.notifications import Failures
-from workflow.package import find_model_package, read_metrics
+from workflow.package import find_model_package, name_review_files, read_metrics
 from workflow.pipeline import run_pipeline
 from workflow.project import tag_project
 from workflow.sdk import Chain, Graph
@@ -63,6 +64,7 @@ def build_definition(settings: Settings) -> Chain:
         run_pipeline(failures),
         find_model_package(failures),
         tag_project(),
+        name_review_files(),
         read_metrics(),
         request_approval(
             failures,

@@ -28,6 +28,11 @@ METRICS = f"{EVALUATION}.metrics"
 
 #: The package's evaluation report (evaluation.json), when it registered one.
 STATISTICS_URI = f"{PACKAGE}.ModelMetrics.ModelQuality.Statistics.S3Uri"
+#: The package's CustomerMetadataProperties, {} when it has none: where the pipeline put
+#: the comparison with the champion and the pictures (core.contracts.PACKAGE_COMPARISON,
+#: PACKAGE_PICTURES), for the approval function.
+REVIEW_FILES = "$.reviewFiles"
+_PROPERTIES = f"{PACKAGE}.CustomerMetadataProperties"
 
 
 def find_model_package(failures: Failures) -> Segment:
@@ -91,6 +96,17 @@ def find_model_package(failures: Failures) -> Segment:
     return Segment(
         steps, exit_on(in_group, ChoiceRule.StringEquals(group, ref(MODEL_PACKAGE_GROUP_NAME)))
     )
+
+
+def name_review_files() -> Segment:
+    """$.reviewFiles: the package's CustomerMetadataProperties, or {} (a package registered
+    without any, as a user's pipeline may: DescribeModelPackage then leaves the key out)."""
+    has_properties = Choice("HasCustomerMetadata")
+    named = Pass("NameReviewFiles", input_path=_PROPERTIES, result_path=REVIEW_FILES)
+    none = Pass("NoReviewFiles", result={}, result_path=REVIEW_FILES)
+    has_properties.add_choice(ChoiceRule.IsPresent(_PROPERTIES, True), named)
+    has_properties.default_choice(none)
+    return Segment(has_properties, exits(named.next, none.next))
 
 
 def read_metrics() -> Segment:

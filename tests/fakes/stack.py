@@ -80,7 +80,8 @@ def approval_input(task: dict[str, Any], request: dict[str, Any], timeout: int) 
     state: dict[str, Any] = {}
     for key, path in task["Parameters"]["Payload"].items():
         if key.endswith(".$") and path.startswith("$."):
-            _put(state, path, request[key.removesuffix(".$")])
+            # A field the request leaves out is sent as null (the function's optional ones).
+            _put(state, path, request.get(key.removesuffix(".$")))
     _put(state, task["TimeoutSecondsPath"], timeout)
     return state
 
