@@ -134,8 +134,8 @@ def print_run(run: PastRun, out: TextIO) -> int:
         ),
         ("Champion", champion_line(run.field("champion"), run.field("champion_run"))),
         ("Model package", run.field("model_package_arn")),
-        ("Decision", _decision(run)),
-        ("Endpoint", _endpoint(run)),
+        ("Decision", decision_line(run)),
+        ("Endpoint", endpoint_line(run)),
         ("Duration", _seconds(run)),
         ("Cost", _cost(run)),
         ("Failure", run.field("failure_reason") or run.field("execution_cause")),
@@ -185,7 +185,8 @@ def money(amount: float, currency: str = "USD") -> str:
     return f"{sign}{amount:.4f}"
 
 
-def _decision(run: PastRun) -> str | None:
+def decision_line(run: PastRun) -> str | None:
+    """'approved by <who>', as the run recorded it."""
     decision = run.field("decision")
     if not decision:
         return None
@@ -193,7 +194,8 @@ def _decision(run: PastRun) -> str | None:
     return f"{decision} by {by}" if by else str(decision)
 
 
-def _endpoint(run: PastRun) -> str | None:
+def endpoint_line(run: PastRun) -> str | None:
+    """'<endpoint> (<status>)', as the run left it."""
     name = run.field("endpoint_name")
     if not name:
         return None

@@ -31,7 +31,7 @@ from mlops.execution_path import (
     fold,
     visits,
 )
-from mlops.history import REPORT, SUMMARY, PastRun
+from mlops.history import REPORT, SUMMARY, PastRun, decision_line, endpoint_line
 from mlops.pipeline_graph import Graph, pipeline_graph
 from mlops.report_drawings import Bar, dag_svg, path_svg, timeline_svg
 from mlops.report_html import (
@@ -188,7 +188,7 @@ def _header(run: _RunFiles) -> str:
                 ("Module", run.get("module")),
                 ("Trigger", _trigger(run)),
                 ("Decision", _decision_line(run)),
-                ("Endpoint", _endpoint_line(run)),
+                ("Endpoint", endpoint_line(run.past)),
                 ("Failure", failure),
             ]
         )
@@ -471,7 +471,7 @@ def _deployment_section(run: _RunFiles) -> str:
         return section("deployment", title, note("Nothing deployed: the pipeline ran alone."))
     body = []
     if run.get("endpoint_name"):
-        body.append(facts([("Endpoint", _endpoint_line(run))]))
+        body.append(facts([("Endpoint", endpoint_line(run.past))]))
     else:
         why = (
             "the model was rejected"
@@ -621,18 +621,4 @@ def _pipeline_name(run: _RunFiles) -> str | None:
 
 
 def _decision_line(run: _RunFiles) -> str | None:
-    if not run.workflow_ran:
-        return "none (pipeline only)"
-    decision = run.get("decision")
-    if not decision:
-        return None
-    by = run.get("decided_by")
-    return f"{decision} by {by}" if by else str(decision)
-
-
-def _endpoint_line(run: _RunFiles) -> str | None:
-    name = run.get("endpoint_name")
-    if not name:
-        return None
-    status = run.get("endpoint_status")
-    return f"{name} ({status})" if status else str(name)
+    return "none (pipeline only)" if not run.workflow_ran else decision_line(run.past)

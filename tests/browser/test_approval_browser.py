@@ -3,61 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
-from collections.abc import Iterator
-from pathlib import Path
 from urllib.parse import urlencode
-
-import pytest
-
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMEDRIVER = Path("/usr/bin/chromedriver")
-
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        not (CHROMIUM.exists() and CHROMEDRIVER.exists()),
-        reason=f"needs Debian's {CHROMIUM} and {CHROMEDRIVER} (apt-get install chromium "
-        "chromium-driver)",
-    ),
-]
-
-
-@pytest.fixture
-def browser(monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    # Never let Selenium Manager fetch a browser or driver: both are given explicitly.
-    monkeypatch.setenv("SE_OFFLINE", "true")
-    with tempfile.TemporaryDirectory(prefix="approval-chromium-") as profile:
-        options = webdriver.ChromeOptions()
-        options.binary_location = str(CHROMIUM)
-        for flag in (
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--disable-dev-shm-usage",
-            f"--user-data-dir={profile}",
-        ):
-            options.add_argument(flag)
-        # The console, where the browser reports what a Content-Security-Policy blocked.
-        options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-        driver = webdriver.Chrome(
-            service=Service(executable_path=str(CHROMEDRIVER), log_output=os.devnull),
-            options=options,
-        )
-        driver.set_page_load_timeout(30)
-        try:
-            yield driver
-        finally:
-            driver.quit()
 
 
 def test_reviewer_approves_in_a_real_browser(approval_stack, browser):

@@ -5,10 +5,7 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import shutil
-import tempfile
-from collections.abc import Iterator
 from contextlib import redirect_stdout
 from pathlib import Path
 from typing import Any
@@ -18,18 +15,6 @@ import pytest
 from mlops import report
 from mlops.cli import main
 from mlops.pipeline_graph import pipeline_graph
-
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMEDRIVER = Path("/usr/bin/chromedriver")
-
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        not (CHROMIUM.exists() and CHROMEDRIVER.exists()),
-        reason=f"needs Debian's {CHROMIUM} and {CHROMEDRIVER} (apt-get install chromium "
-        "chromium-driver)",
-    ),
-]
 
 SECTIONS = [
     "Pipeline",
@@ -80,43 +65,6 @@ def _matplotlib_svg() -> str:
     out = io.StringIO()
     figure.savefig(out, format="svg")
     return out.getvalue()
-
-
-@pytest.fixture
-def browser(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    # Never let Selenium Manager fetch a browser or driver: both are given explicitly.
-    monkeypatch.setenv("SE_OFFLINE", "true")
-    with tempfile.TemporaryDirectory(prefix="report-chromium-") as profile:
-        options = webdriver.ChromeOptions()
-        options.binary_location = str(CHROMIUM)
-        for flag in (
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--disable-dev-shm-usage",
-            "--window-size=1280,1000",
-            f"--user-data-dir={profile}",
-        ):
-            options.add_argument(flag)
-        # The DevTools network events (every request the page makes) and the console.
-        options.set_capability("goog:loggingPrefs", {"performance": "ALL", "browser": "ALL"})
-        driver = webdriver.Chrome(
-            service=Service(executable_path=str(CHROMEDRIVER), log_output=os.devnull),
-            options=options,
-        )
-        driver.set_page_load_timeout(30)
-        try:
-            yield driver
-        finally:
-            driver.quit()
 
 
 def _load(browser: Any, path: Path) -> dict[str, str | None]:
