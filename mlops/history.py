@@ -125,13 +125,7 @@ def print_run(run: PastRun, out: TextIO) -> int:
         ("Pipeline", run.field("pipeline_name")),
         ("Execution", run.field("pipeline_execution_arn")),
         ("Metric", _metric(run)),
-        (
-            "Quality gate",
-            f"{run.field('quality_gate', 'metric')} at most "
-            f"{run.field('quality_gate', 'threshold')}"
-            if run.field("quality_gate", "threshold") is not None
-            else None,
-        ),
+        ("Quality gate", _gate(run)),
         ("Champion", champion_line(run.field("champion"), run.field("champion_run"))),
         ("Model package", run.field("model_package_arn")),
         ("Decision", decision_line(run)),
@@ -183,6 +177,18 @@ def money(amount: float, currency: str = "USD") -> str:
     if 0 < amount < 0.0001:
         return f"<{sign}0.0001"
     return f"{sign}{amount:.4f}"
+
+
+def _gate(run: PastRun) -> str | None:
+    """'mse at most 6.0', and the champion check when it was on (a tolerance not negative)."""
+    threshold = run.field("quality_gate", "threshold")
+    if threshold is None:
+        return None
+    line = f"{run.field('quality_gate', 'metric')} at most {threshold}"
+    tolerance = run.field("quality_gate", "champion_mse_tolerance")
+    if isinstance(tolerance, int | float) and tolerance >= 0:
+        line += f", and at most {tolerance} above the champion's"
+    return line
 
 
 def decision_line(run: PastRun) -> str | None:

@@ -65,6 +65,8 @@ class Limit:
 
     def describe(self) -> str:
         """'in (0, 1]', 'from 1 to 100' or 'at least 1', as a person reads a range."""
+        if math.isinf(self.low):
+            return "of any sign" if math.isinf(self.high) else f"at most {_number(self.high)}"
         if self.low_open:
             return f"in ({_number(self.low)}, {_number(self.high)}]"
         if math.isinf(self.high):
@@ -93,7 +95,7 @@ LIMITS: dict[str, Limit] = {
     # The gate compares a mean squared error, never negative.
     "MseThreshold": Limit(0, source="the gate compares a mean squared error"),
     # Any finite number: a negative one turns the champion check off.
-    "ChampionMseTolerance": Limit(-math.inf, source="a difference of mean squared errors"),
+    "ChampionMseTolerance": Limit(-math.inf, source="negative turns the champion check off"),
     # max_depth: range [0, inf], 0 meaning no limit (allowed with tree_method hist, which
     # scripts/train.py uses).
     "MaxDepth": Limit(0, INT32_MAX, source=_XGBOOST),

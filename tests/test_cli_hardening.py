@@ -59,6 +59,11 @@ def _refused(capsys: pytest.CaptureFixture[str], *args: str) -> str:
         ("Eta=-0.1", "expected a finite number from 0 to 1"),
         ("MseThreshold=nan", "--param MseThreshold='nan': expected a finite number at least 0"),
         ("MseThreshold=-1", "expected a finite number at least 0"),
+        (
+            "ChampionMseTolerance=inf",
+            "--param ChampionMseTolerance='inf': expected a finite number of any sign "
+            "(negative turns the champion check off)",
+        ),
         ("MseThreshold=1e999", "expected a finite number at least 0"),
         ("NumRound=-1", "--param NumRound='-1': expected an integer from 1 to 2147483647"),
         ("NumRound=0", "expected an integer from 1"),
@@ -301,3 +306,10 @@ def test_closed_stdout_is_one_line_not_a_traceback(tmp_path: Path) -> None:
     )
     (folder,) = [p for p in runs.iterdir() if not p.name.startswith(".")]
     assert (folder / "summary.json").is_file()  # the run itself completed and was published
+
+
+@pytest.mark.parametrize("value", ["-1", "0", "0.25", "-1e-3"])
+def test_any_finite_champion_tolerance_is_taken(value: str) -> None:
+    from mlops.params import parse_params
+
+    assert parse_params([f"ChampionMseTolerance={value}"]) == {"ChampionMseTolerance": value}

@@ -136,6 +136,28 @@ def test_the_second_run_compares_with_the_first_runs_model(
     assert f"  mse    {mse['challenger']:>10.4g} against {mse['champion']:>10.4g} (" in text
 
 
+def test_the_champion_gate_stops_a_worse_model_when_asked_to(
+    approved: tuple[int, dict, str], runs_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """ChampionMseTolerance=0: a model worse than the one deployed (`approved`'s, or a later
+    run's) is not registered, even though it passes the MSE threshold."""
+    code, summary, _ = _run(
+        runs_dir,
+        capsys,
+        *("--param", "MaxDepth=1", "--param", "MseThreshold=100"),
+        *("--param", "ChampionMseTolerance=0"),
+    )
+    assert code == 1 and summary["execution_error"] == "PipelineFailed"
+    increase = summary["champion"]["mse_increase"]
+    assert increase > 0  # one level deep: worse than the deployed model
+    assert "ChampionMseTolerance = 0.0" in summary["execution_cause"]
+    assert f"(it is {increase} above" in summary["execution_cause"]
+    assert summary["model_package_arn"] is None
+    assert summary["quality_gate"]["champion_mse_tolerance"] == 0.0
+    assert main(["show", summary["run_id"], "--runs-dir", str(runs_dir)]) == 0
+    assert "mse at most 100.0, and at most 0.0 above the champion's" in capsys.readouterr().out
+
+
 def test_the_data_quality_baseline_is_computed_and_registered_with_the_model(
     approved: tuple[int, dict, str], runs_dir: Path, abalone_splits: Path
 ) -> None:
