@@ -101,25 +101,30 @@ def _ignore(arn: str, status: str, why: str) -> None:
     )
 
 
-#: The latest history event of an execution whose approval task waits for its callback.
-_WAITING = frozenset({"TaskScheduled", "TaskStarted", "TaskSubmitted"})
+#: What follows a task's TaskScheduled while it runs.
+_RUNNING = frozenset({"TaskStarted", "TaskSubmitted"})
+#: The approval task's resource as its TaskScheduled event names it (lambda, with a callback).
+_CALLBACK = "waitForTaskToken"
+#: Events kept from the end of the history: enough to reach the latest TaskScheduled.
+_TAIL = 10
 
 
 def _still_waiting(execution_arn: str) -> bool:
-    """Whether the execution's latest history event is its task waiting for the callback.
+    """Whether the execution is in its approval task, waiting for the callback.
 
-    A wait that timed out has a TaskTimedOut (and what followed) after it. Unreadable history
-    (other than a missing execution) does not stop the decision: its callback then says. The
-    history is read oldest first, page by page (at the approval it is one page); the last
-    event is the latest.
+    The history's latest events are then that task's: its TaskScheduled (a Lambda invoke
+    with a callback), at most followed by TaskStarted/TaskSubmitted. A wait that timed out
+    has a TaskTimedOut and the states after it (another task being scheduled is no wait for
+    a decision). Unreadable history (other than a missing execution) does not stop the
+    decision: its callback then says. The history is read oldest first, page by page.
     """
     sfn = aws.client("stepfunctions")
     query: dict[str, Any] = {"executionArn": execution_arn, "maxResults": 1000}
-    latest: dict[str, Any] = {}
+    tail: list[dict[str, Any]] = []
     try:
         while True:
             page = sfn.get_execution_history(**query)
-            latest = page["events"][-1] if page.get("events") else latest
+            tail = (tail + list(page.get("events") or []))[-_TAIL:]
             if not page.get("nextToken"):
                 break
             query["nextToken"] = page["nextToken"]
@@ -129,7 +134,17 @@ def _still_waiting(execution_arn: str) -> bool:
             return False
         _LOG.warning("execution %s: its history could not be read (%s)", execution_arn, code)
         return True
-    return latest.get("type") in _WAITING
+    return waiting_for_callback(tail)
+
+
+def waiting_for_callback(events: list[dict[str, Any]]) -> bool:
+    """Whether these latest history events end in a task waiting for its callback."""
+    for event in reversed(events):
+        if event.get("type") in _RUNNING:
+            continue
+        resource = str((event.get("taskScheduledEventDetails") or {}).get("resource", ""))
+        return event.get("type") == "TaskScheduled" and resource.endswith(_CALLBACK)
+    return False
 
 
 def _who_and_why(detail: dict[str, Any], arn: str) -> tuple[str, str]:

@@ -353,3 +353,36 @@ def test_another_groups_packages_and_other_events_do_not_reach_the_function(stac
     sm.update_model_package(ModelPackageArn=other, ModelApprovalStatus="Approved")
 
     assert _function_deliveries(stack)[seen:] == []
+
+
+def _scheduled(resource: str) -> dict[str, Any]:
+    return {"type": "TaskScheduled", "taskScheduledEventDetails": {"resource": resource}}
+
+
+@pytest.mark.parametrize(
+    ("events", "waiting"),
+    [
+        ([_scheduled("invoke.waitForTaskToken")], True),
+        ([_scheduled("invoke.waitForTaskToken"), {"type": "TaskStarted"}], True),
+        # Timed out, then the workflow's own RejectModelPackage is running: no wait.
+        (
+            [
+                _scheduled("invoke.waitForTaskToken"),
+                {"type": "TaskStarted"},
+                {"type": "TaskTimedOut"},
+                {"type": "TaskStateExited"},
+                _scheduled("aws-sdk:sagemaker:updateModelPackage"),
+                {"type": "TaskStarted"},
+            ],
+            False,
+        ),
+        ([_scheduled("invoke.waitForTaskToken"), {"type": "TaskSucceeded"}], False),
+        ([], False),
+    ],
+)
+def test_only_the_approval_tasks_wait_counts_as_waiting(
+    events: list[dict[str, Any]], waiting: bool
+) -> None:
+    from approval.registry import waiting_for_callback
+
+    assert waiting_for_callback(events) is waiting
