@@ -13,24 +13,20 @@ import json
 import logging
 import time
 import urllib.request
-import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
 from fakes.stack import approval_request
+from fakes.workflow_stack import WorkflowStack, stub_stack
 
 import workflow
-from clients.s3 import ensure_bucket
 from clients.stepfunctions import history
 from core import names
 from core.settings import Settings
 from deploy import template as tpl
-from localaws import PipelineRun, events_seam, local_aws
-from localaws.server import LocalAWS
+from localaws import PipelineRun, events_seam
 from mlops.follow import approval_opened
-from mlops.local_workflow import LocalWorkflow, deploy_locally
 from mlops.reviewer import APPROVE, decide
 
 SETTINGS = Settings()
@@ -39,21 +35,7 @@ METRICS = {"regression_metrics": {"mse": {"value": 4.2, "standard_deviation": 0.
 RULE = names.registry_rule_name(SETTINGS)
 
 
-@dataclass
-class Stack:
-    aws: LocalAWS
-    deployed: LocalWorkflow
-    #: Model package ARNs the stub pipeline registered, by pipeline execution ARN.
-    registered: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def sfn(self) -> Any:
-        return self.aws.client("stepfunctions")
-
-    @property
-    def sm(self) -> Any:
-        return self.aws.client("sagemaker")
-
+class Stack(WorkflowStack):
     @property
     def function_arn(self) -> str:
         name = SETTINGS.approval_function_name
@@ -95,43 +77,14 @@ def _stub_pipeline(stack: Stack, run: PipelineRun) -> None:
 
 @pytest.fixture(scope="module")
 def stack() -> Iterator[Stack]:
-    holder: dict[str, Stack] = {}
-    with local_aws(executor=lambda run: _stub_pipeline(holder["s"], run)) as aws:
-        ensure_bucket(aws.client("s3"), SETTINGS.bucket_for(aws.account_id), aws.region)
-        sm = aws.client("sagemaker")
-        sm.create_model_package_group(ModelPackageGroupName=SETTINGS.model_package_group)
-        sm.create_pipeline(
-            PipelineName=SETTINGS.pipeline_name,
-            PipelineDefinition=json.dumps({"Version": "2020-12-01", "Steps": []}),
-            RoleArn=SETTINGS.role_arn,
-        )
-        with deploy_locally(aws, SETTINGS, ASL) as deployed:
-            holder["s"] = Stack(aws, deployed)
-            yield holder["s"]
+    with stub_stack(SETTINGS, _stub_pipeline, Stack) as deployed:
+        yield deployed
 
 
 @pytest.fixture
 def caller(stack: Stack) -> str:
     """Who the registry records for the test's own calls: the credentials' IAM identity."""
     return str(stack.aws.client("sts").get_caller_identity()["Arn"])
-
-
-def _start(stack: Stack, **given: Any) -> str:
-    return stack.sfn.start_execution(
-        stateMachineArn=stack.deployed.state_machine_arn,
-        name=f"registry_{uuid.uuid4().hex[:10]}",
-        input=json.dumps({"PollSeconds": 0, "Rollout": {"WaitIntervalInSeconds": 0}, **given}),
-    )["executionArn"]
-
-
-def _finish(stack: Stack, execution_arn: str, timeout: float = 30) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        described = stack.sfn.describe_execution(executionArn=execution_arn)
-        if described["status"] != "RUNNING":
-            return described
-        time.sleep(0.05)
-    raise AssertionError(f"{execution_arn} still running after {timeout} s")
 
 
 def _asked(stack: Stack, execution_arn: str) -> tuple[str, str, str]:
@@ -154,14 +107,6 @@ def _item(stack: Stack, approval_id: str) -> dict[str, Any]:
     )["Item"]
 
 
-def _entered(stack: Stack, execution_arn: str) -> list[str]:
-    return [
-        e["stateEnteredEventDetails"]["name"]
-        for e in history(stack.sfn, execution_arn)
-        if "stateEnteredEventDetails" in e
-    ]
-
-
 def _function_deliveries(stack: Stack) -> list[events_seam.Delivery]:
     """EventBridge's deliveries to the approval function, every one queued so far made."""
     log = events_seam.deliveries(stack.aws.account)
@@ -175,14 +120,14 @@ def _page(link: str) -> str:
 
 
 def test_a_registry_approval_ends_the_wait_and_the_run_deploys(stack: Stack, caller: str) -> None:
-    execution = _start(stack)
+    execution = stack.start("registry")
     package, approval_id, link = _asked(stack, execution)
     seen = len(_function_deliveries(stack))
 
     stack.sm.update_model_package(
         ModelPackageArn=package, ModelApprovalStatus="Approved", ApprovalDescription="Ship it"
     )
-    done = _finish(stack, execution)
+    done = stack.finish(execution)
 
     assert done["status"] == "SUCCEEDED", done
     output = json.loads(done["output"])
@@ -192,7 +137,7 @@ def test_a_registry_approval_ends_the_wait_and_the_run_deploys(stack: Stack, cal
     assert output["endpointStatus"] == "InService"
     assert (item["status"]["S"], item["decided_via"]["S"]) == ("APPROVED", "model registry")
     assert item["decided_by"]["S"] == caller and "callback" not in item
-    assert "ReadRegistryDecision" not in _entered(stack, execution)  # no timeout
+    assert "ReadRegistryDecision" not in stack.entered(execution)  # no timeout
     page = _page(link)
     assert f"Approved by {caller} at {item['decided_at']['S']} (via the model registry)." in page
     assert "<p>Comment: Ship it</p>" in page
@@ -204,13 +149,13 @@ def test_a_registry_approval_ends_the_wait_and_the_run_deploys(stack: Stack, cal
 
 
 def test_a_registry_rejection_rejects_the_run(stack: Stack, caller: str) -> None:
-    execution = _start(stack)
+    execution = stack.start("registry")
     package, approval_id, _ = _asked(stack, execution)
 
     stack.sm.update_model_package(
         ModelPackageArn=package, ModelApprovalStatus="Rejected", ApprovalDescription="Too slow"
     )
-    done = _finish(stack, execution)
+    done = stack.finish(execution)
 
     assert done["status"] == "SUCCEEDED", done
     output = json.loads(done["output"])
@@ -220,7 +165,7 @@ def test_a_registry_rejection_rejects_the_run(stack: Stack, caller: str) -> None
     assert stack.sm.describe_model_package(ModelPackageName=package)["ModelApprovalStatus"] == (
         "Rejected"
     )
-    assert "CreateModel" not in _entered(stack, execution)
+    assert "CreateModel" not in stack.entered(execution)
     assert _item(stack, approval_id)["decided_via"]["S"] == "model registry"
 
 
@@ -239,14 +184,14 @@ def rule_disabled(stack: Stack) -> Iterator[None]:
 def test_a_timeout_after_a_registry_approval_keeps_the_package_approved_and_deploys(
     stack: Stack, caller: str
 ) -> None:
-    execution = _start(stack, ApprovalTimeoutSeconds=2)
+    execution = stack.start("registry", ApprovalTimeoutSeconds=2)
     package, approval_id, _ = _asked(stack, execution)
     stack.sm.update_model_package(
         ModelPackageArn=package, ModelApprovalStatus="Approved", ApprovalDescription="Good to go"
     )
     approved = stack.sm.describe_model_package(ModelPackageName=package)
 
-    done = _finish(stack, execution)
+    done = stack.finish(execution)
 
     assert done["status"] == "SUCCEEDED", done
     output = json.loads(done["output"])
@@ -256,7 +201,7 @@ def test_a_timeout_after_a_registry_approval_keeps_the_package_approved_and_depl
         "Good to go",
     )
     assert output["endpointStatus"] == "InService"
-    entered = _entered(stack, execution)
+    entered = stack.entered(execution)
     assert "DescribeRegistryApproval" in entered
     assert "RejectModelPackage" not in entered and "ApproveModelPackage" not in entered
     described = stack.sm.describe_model_package(ModelPackageName=package)
@@ -270,18 +215,18 @@ def test_a_timeout_after_a_registry_approval_keeps_the_package_approved_and_depl
 def test_a_timeout_after_a_registry_rejection_rejects_without_updating_the_package(
     stack: Stack, caller: str
 ) -> None:
-    execution = _start(stack, ApprovalTimeoutSeconds=2)
+    execution = stack.start("registry", ApprovalTimeoutSeconds=2)
     package, _, _ = _asked(stack, execution)
     stack.sm.update_model_package(ModelPackageArn=package, ModelApprovalStatus="Rejected")
     rejected = stack.sm.describe_model_package(ModelPackageName=package)
 
-    done = _finish(stack, execution)
+    done = stack.finish(execution)
 
     assert done["status"] == "SUCCEEDED", done
     output = json.loads(done["output"])
     assert (output["decision"], output["decided_by"]) == ("rejected", caller)
     assert output["reason"] == f"Rejected in the model registry by {caller}: "
-    entered = _entered(stack, execution)
+    entered = stack.entered(execution)
     assert "DescribeRegistryRejection" in entered and "RejectModelPackage" not in entered
     described = stack.sm.describe_model_package(ModelPackageName=package)
     assert described["ModelApprovalStatus"] == "Rejected"
@@ -292,16 +237,16 @@ def test_a_timeout_without_a_decision_rejects_and_its_own_update_decides_nothing
     stack: Stack, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO, logger="approval")
-    execution = _start(stack, ApprovalTimeoutSeconds=1)
+    execution = stack.start("registry", ApprovalTimeoutSeconds=1)
     package, approval_id, _ = _asked(stack, execution)
     seen = len(_function_deliveries(stack))
 
-    done = _finish(stack, execution)
+    done = stack.finish(execution)
 
     assert done["status"] == "SUCCEEDED", done
     output = json.loads(done["output"])
     assert (output["decision"], output["reason"]) == ("rejected", "No decision within 1 seconds")
-    assert "RejectModelPackage" in _entered(stack, execution)
+    assert "RejectModelPackage" in stack.entered(execution)
     described = stack.sm.describe_model_package(ModelPackageName=package)
     assert described["ModelApprovalStatus"] == "Rejected"
     # The workflow's own RejectModelPackage reached the function, which decided nothing.
@@ -318,12 +263,12 @@ def test_the_workflows_own_approval_after_a_review_page_decision_decides_nothing
     stack: Stack, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO, logger="approval")
-    execution = _start(stack)
+    execution = stack.start("registry")
     package, approval_id, link = _asked(stack, execution)
     seen = len(_function_deliveries(stack))
 
     decide(link, APPROVE, "ana@example.com", "fine")
-    done = _finish(stack, execution)
+    done = stack.finish(execution)
 
     assert done["status"] == "SUCCEEDED", done
     [delivery] = _function_deliveries(stack)[seen:]  # ApproveModelPackage's event

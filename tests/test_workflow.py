@@ -15,27 +15,23 @@ import tempfile
 import threading
 import time
 import urllib.request
-import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
 from fakes.job_scripts import load_script
 from fakes.stack import approval_request
+from fakes.workflow_stack import WorkflowStack, stub_stack
 
 import workflow
-from clients.s3 import ensure_bucket
 from clients.stepfunctions import history
 from core.names import rollback_alarm_names
 from core.settings import Settings
 from deploy import template as tpl
-from localaws import PipelineFailed, PipelineRun, events_seam, local_aws
-from localaws.server import LocalAWS
+from localaws import PipelineFailed, PipelineRun, events_seam
 from mlops.follow import approval_opened
-from mlops.local_workflow import LocalWorkflow, deploy_locally
 from mlops.reviewer import APPROVE, REJECT, decide
 from workflow.substitutions import ENDPOINT_NAME
 
@@ -113,22 +109,7 @@ def test_render_fills_every_placeholder_and_names_what_is_wrong() -> None:
 # ---------------------------------------------------------------- the local AWS
 
 
-@dataclass
-class Stack:
-    aws: LocalAWS
-    #: The deployed workflow stack: its state machine, topic and approval function.
-    deployed: LocalWorkflow
-    #: Model package ARNs the stub pipeline registered, by pipeline execution ARN.
-    registered: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def sfn(self) -> Any:
-        return self.aws.client("stepfunctions")
-
-    @property
-    def sm(self) -> Any:
-        return self.aws.client("sagemaker")
-
+class Stack(WorkflowStack):
     def notifications(self, execution_arn: str) -> list[tuple[str, dict[str, Any]]]:
         """What the workflow published to the stack's topic about one execution:
         (subject, message object)."""
@@ -309,23 +290,12 @@ def _create_package(
 @pytest.fixture(scope="module")
 def deployed_stack() -> Iterator[Stack]:
     """The workflow stack deployed as `mlops run` deploys it, once for the module."""
-    holder: dict[str, Stack] = {}
-    with local_aws(executor=lambda run: _stub_pipeline(holder["s"], run)) as aws:
-        # What the stack expects beside it (mlops run and CodeBuild create these): the
-        # bucket, the model package group and the pipeline the state machine starts.
-        ensure_bucket(aws.client("s3"), SETTINGS.bucket_for(aws.account_id), aws.region)
-        sm = aws.client("sagemaker")
-        sm.create_model_package_group(ModelPackageGroupName=SETTINGS.model_package_group)
-        sm.create_pipeline(
-            PipelineName=SETTINGS.pipeline_name,
-            PipelineDefinition=json.dumps({"Version": "2020-12-01", "Steps": []}),
-            RoleArn=SETTINGS.role_arn,
+    with stub_stack(SETTINGS, _stub_pipeline, Stack) as deployed:
+        values = workflow.substitution_values(
+            SETTINGS, deployed.aws.account_id, deployed.aws.region
         )
-        with deploy_locally(aws, SETTINGS, ASL) as deployed:
-            values = workflow.substitution_values(SETTINGS, aws.account_id, aws.region)
-            assert deployed.topic_arn == values["NotificationTopicArn"]
-            holder["s"] = Stack(aws, deployed)
-            yield holder["s"]
+        assert deployed.deployed.topic_arn == values["NotificationTopicArn"]
+        yield deployed
 
 
 @pytest.fixture
@@ -336,25 +306,6 @@ def stack(deployed_stack: Stack) -> Stack:
         if endpoint["EndpointName"] == ENDPOINT:
             sm.delete_endpoint(EndpointName=ENDPOINT)
     return deployed_stack
-
-
-def _start(stack: Stack, **given: Any) -> str:
-    """Start the stack's state machine with PollSeconds 0, no bake, plus `given`."""
-    return stack.sfn.start_execution(
-        stateMachineArn=stack.deployed.state_machine_arn,
-        name=f"run_{uuid.uuid4().hex[:10]}",  # underscores are fine in execution names
-        input=json.dumps({"PollSeconds": 0, "Rollout": {"WaitIntervalInSeconds": 0}, **given}),
-    )["executionArn"]
-
-
-def _finish(stack: Stack, execution_arn: str, timeout: float = 30) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        described = stack.sfn.describe_execution(executionArn=execution_arn)
-        if described["status"] != "RUNNING":
-            return described
-        time.sleep(0.05)
-    raise AssertionError(f"{execution_arn} still running after {timeout} s")
 
 
 def _asked(stack: Stack, execution_arn: str, timeout: float = 30) -> tuple[dict[str, Any], str]:
@@ -390,16 +341,9 @@ def _decide(
 
 
 def _approved_run(stack: Stack, **given: Any) -> tuple[str, dict[str, Any]]:
-    execution = _start(stack, **given)
+    execution = stack.start(**given)
     _decide(stack, execution, approve=True, comment="Looks good")
-    return execution, _finish(stack, execution)
-
-
-def _entered(stack: Stack, execution_arn: str) -> list[str]:
-    events = stack.sfn.get_execution_history(executionArn=execution_arn)["events"]
-    return [
-        e["stateEnteredEventDetails"]["name"] for e in events if "stateEnteredEventDetails" in e
-    ]
+    return execution, stack.finish(execution)
 
 
 def _package(stack: Stack, arn: str) -> dict[str, Any]:
@@ -410,9 +354,9 @@ def _package(stack: Stack, arn: str) -> dict[str, Any]:
 
 
 def test_approved_run_deploys_the_package_this_execution_registered(stack: Stack) -> None:
-    execution = _start(stack, Endpoint={"InstanceType": "ml.c5.large"})
+    execution = stack.start(Endpoint={"InstanceType": "ml.c5.large"})
     request, decided_at = _decide(stack, execution, approve=True, comment="Looks good")
-    done = _finish(stack, execution)
+    done = stack.finish(execution)
 
     assert done["status"] == "SUCCEEDED", done
     pipeline_arn = request["pipelineExecutionArn"]
@@ -455,12 +399,12 @@ def test_the_reviewer_and_the_notifications_say_why_the_run_started(stack: Stack
         "Reason": "Threshold Crossed: 1 datapoint [0.71] was greater than the threshold (0.1).",
         "Features": [{"Name": "shell_weight"}, {"Name": "whole_weight"}],
     }
-    execution = _start(stack, Trigger=drift)
+    execution = stack.start(Trigger=drift)
     request, link = _asked(stack, execution)
     with urllib.request.urlopen(link) as response:  # what a reviewer opens
         page = response.read().decode()
     decide(link, REJECT, REVIEWER, "drifted, but not better")
-    done = _finish(stack, execution)
+    done = stack.finish(execution)
 
     assert request["trigger"] == drift
     why = "data drift in shell_weight, whole_weight (alarm abalone-endpoint-data-drift: "
@@ -475,11 +419,11 @@ def test_the_reviewer_and_the_notifications_say_why_the_run_started(stack: Stack
 def test_rejected_run_marks_the_package_rejected_and_deploys_nothing(stack: Stack) -> None:
     # Also: the reviewer is still asked when evaluation.json cannot be read, with no metrics.
     report_gone = [{"Name": "DeleteReport", "Value": "yes"}]
-    execution = _start(stack, PipelineParameters=report_gone)
+    execution = stack.start(PipelineParameters=report_gone)
     request, decided_at = _decide(
         stack, execution, approve=False, comment="MSE too close to the gate"
     )
-    done = _finish(stack, execution)
+    done = stack.finish(execution)
 
     assert request["metrics"] == {}
     assert done["status"] == "SUCCEEDED", done
@@ -491,14 +435,14 @@ def test_rejected_run_marks_the_package_rejected_and_deploys_nothing(stack: Stac
     package = _package(stack, request["modelPackageArn"])
     assert (package["ModelApprovalStatus"], package["ApprovalDescription"]) == ("Rejected", reason)
     assert stack.sm.list_endpoints(NameContains=ENDPOINT)["Endpoints"] == []
-    assert "CreateModel" not in _entered(stack, execution)
+    assert "CreateModel" not in stack.entered(execution)
     assert [s for s, m in stack.notifications(execution)] == ["abalone: model rejected"]
 
 
 def test_no_decision_in_time_rejects_the_package_with_the_reason(stack: Stack) -> None:
-    execution = _start(stack, ApprovalTimeoutSeconds=1)
+    execution = stack.start(ApprovalTimeoutSeconds=1)
     request, _ = _asked(stack, execution)
-    done = _finish(stack, execution)
+    done = stack.finish(execution)
 
     assert request["timeoutSeconds"] == 1
     assert done["status"] == "SUCCEEDED", done
@@ -515,10 +459,10 @@ def test_failed_quality_gate_fails_the_execution_with_the_metric_and_notifies(
     stack: Stack,
 ) -> None:
     trigger = {"Type": "new-data", "Object": "s3://data/input/batch-7.csv"}
-    execution = _start(
-        stack, PipelineParameters=[{"Name": "TestMse", "Value": "9.1"}], Trigger=trigger
+    execution = stack.start(
+        PipelineParameters=[{"Name": "TestMse", "Value": "9.1"}], Trigger=trigger
     )
-    done = _finish(stack, execution)
+    done = stack.finish(execution)
 
     assert done["status"] == "FAILED", done
     assert done["error"] == "PipelineFailed"
@@ -532,7 +476,7 @@ def test_failed_quality_gate_fails_the_execution_with_the_metric_and_notifies(
         "error": "PipelineFailed",
         "cause": done["cause"],
     }
-    assert "HumanApproval" not in _entered(stack, execution)
+    assert "HumanApproval" not in stack.entered(execution)
 
 
 def test_throttled_pipeline_start_is_retried_and_starts_one_execution(stack: Stack) -> None:
@@ -542,13 +486,13 @@ def test_throttled_pipeline_start_is_retried_and_starts_one_execution(stack: Sta
         ]
     )
     stack.aws.inject_fault("start_pipeline_execution", "ThrottlingException")
-    execution = _start(stack)
+    execution = stack.start()
     # Also: a rejection whose cause is not the approval record is still a rejection. The
     # approval function always sends its record, so this callback goes straight to Step
     # Functions with the task token the function was given.
     token = _asked(stack, execution)[0]["taskToken"]
     stack.sfn.send_task_failure(taskToken=token, error="Rejected")
-    done = _finish(stack, execution)
+    done = stack.finish(execution)
 
     assert done["status"] == "SUCCEEDED", done
     assert json.loads(done["output"])["reason"].startswith("Rejected; the callback gave no")
@@ -579,7 +523,7 @@ def test_second_approved_run_updates_the_endpoint_to_a_new_config(stack: Stack) 
     assert endpoint["EndpointConfigName"] == second_config
     config = stack.sm.describe_endpoint_config(EndpointConfigName=second_config)
     assert config["ProductionVariants"][0]["ServerlessConfig"] == serverless
-    entered = _entered(stack, second)
+    entered = stack.entered(second)
     # The new config was smoke-tested on a temporary endpoint of its own, which is gone; the
     # live endpoint was updated (serverless: at once, without a deployment config).
     assert {"CreateEndpoint", "SmokeTest", "DeleteTemporaryEndpoint"} <= set(entered)
@@ -635,7 +579,7 @@ def test_the_smoke_test_passes_before_the_first_deployment_takes_traffic(stack: 
     smoke = json.loads(done["output"])["smokeTest"]
     assert smoke["status"] == "passed", smoke
     assert (smoke["rows"], smoke["max_abs_diff"], smoke["endpoint"]) == (20, 0.0, ENDPOINT)
-    entered = _entered(stack, execution)
+    entered = stack.entered(execution)
     assert entered.index("SmokeTest") < entered.index("DeploymentResult")
     assert "TestOnNewEndpoint" in entered and "DeleteTestedEndpoint" not in entered
 
@@ -655,7 +599,7 @@ def test_a_model_that_answers_otherwise_fails_and_the_live_endpoint_keeps_its_co
     )
     assert stack.sm.describe_endpoint(EndpointName=ENDPOINT)["EndpointConfigName"] == serving
     # The new config was tried on a temporary endpoint only, which is gone.
-    assert "TestOnTemporaryEndpoint" in _entered(stack, execution)
+    assert "TestOnTemporaryEndpoint" in stack.entered(execution)
     assert _live_endpoints(stack) == [ENDPOINT]
     [(subject, message)] = stack.notifications(execution)
     assert (message["state"], message["error"]) == ("SmokeTestFailed", "SmokeTestFailed")
@@ -672,7 +616,7 @@ def test_a_model_that_cannot_answer_fails_the_first_deployment_and_serves_nothin
     assert "ModelError" in done["cause"], done["cause"]
     # No endpoint serves an untested model: the one created for it was deleted.
     assert ENDPOINT not in _live_endpoints(stack)
-    assert "DeleteTestedEndpoint" in _entered(stack, execution)
+    assert "DeleteTestedEndpoint" in stack.entered(execution)
 
 
 # ---------------------------------------------------------------- the rollout
@@ -714,7 +658,7 @@ def test_a_canary_that_fails_under_traffic_rolls_back_on_the_alarm(stack: Stack)
     assert done["status"] == "FAILED", done
     assert done["error"] == "EndpointDeploymentFailed"
     assert ERRORS_ALARM in done["cause"], done["cause"]
-    entered = _entered(stack, execution)
+    entered = stack.entered(execution)
     assert "SmokeTest" in entered and "UpdateEndpoint" in entered and "RolloutFailed" in entered
     endpoint = stack.sm.describe_endpoint(EndpointName=ENDPOINT)
     assert (endpoint["EndpointStatus"], endpoint["EndpointConfigName"]) == ("InService", serving)
@@ -770,7 +714,7 @@ def test_a_model_that_cannot_load_fails_and_leaves_no_failed_endpoint(stack: Sta
     assert done["error"] == "EndpointDeploymentFailed"
     assert "did not pass the ping health check" in done["cause"]
     assert ENDPOINT not in _live_endpoints(stack)
-    assert "DeleteFailedEndpoint" in _entered(stack, execution)
+    assert "DeleteFailedEndpoint" in stack.entered(execution)
 
     # Update: the temporary endpoint fails the same way; the live one keeps serving.
     _, done = _model_run(stack, "evaluated")
@@ -797,7 +741,7 @@ def test_a_run_that_names_its_sagemaker_project_tags_the_pipeline_and_the_group(
 ) -> None:
     execution, described = _approved_run(stack, SageMakerProject=PROJECT)
     assert described["status"] == "SUCCEEDED"
-    assert {"TagPipeline", "TagModelPackageGroup"} <= set(_entered(stack, execution))
+    assert {"TagPipeline", "TagModelPackageGroup"} <= set(stack.entered(execution))
     pipeline = stack.sm.describe_pipeline(PipelineName=SETTINGS.pipeline_name)["PipelineArn"]
     group = stack.sm.describe_model_package_group(
         ModelPackageGroupName=SETTINGS.model_package_group
@@ -815,7 +759,7 @@ def test_a_run_without_a_project_tags_nothing(stack: Stack, project: Any) -> Non
     given = {} if project is None else {"SageMakerProject": project}
     execution, described = _approved_run(stack, **given)
     assert described["status"] == "SUCCEEDED"
-    entered = _entered(stack, execution)
+    entered = stack.entered(execution)
     assert "NamesSageMakerProject" in entered and "TagPipeline" not in entered
 
 
@@ -826,5 +770,5 @@ def test_tagging_that_fails_does_not_stop_the_run(stack: Stack) -> None:
     finally:
         stack.aws.inject_fault("add_tags", "AccessDeniedException", times=0)
     assert described["status"] == "SUCCEEDED"
-    assert "ProjectTagsNotApplied" in _entered(stack, execution)
+    assert "ProjectTagsNotApplied" in stack.entered(execution)
     assert json.loads(described["output"])["decision"] == "approved"
