@@ -42,6 +42,7 @@ arrives (see `localaws.server`).
 from __future__ import annotations
 
 import copy
+import importlib
 import json
 import re
 from collections.abc import Callable
@@ -329,9 +330,41 @@ def _table_ttl(table: Table, properties: dict[str, Any], account_id: str, region
 
 
 class _Bridged:
-    """What the bridged models share: where they live, their properties, lifecycle hooks."""
+    """What the bridged models share: where they live, their properties, lifecycle hooks.
 
+    Each model declares its resource type, the property that names it, which of its fields is
+    its physical id (what Ref gives), the attributes GetAtt may read and where moto keeps the
+    service's backends; the lookups moto's CloudFormation makes are answered from those.
+    """
+
+    #: AWS::<Service>::<Type>.
+    resource_type = ""
+    #: The property that names the resource ("" for a type without one).
+    name_property = ""
+    #: The instance's field that is its physical id.
+    physical_id = "arn"
+    #: (module, name) of moto's backends of the service, by account and region.
+    backends = ("", "")
     attributes: tuple[str, ...] = ()
+    #: Set by the models that have one (GetAtt's default value).
+    arn: str
+
+    @classmethod
+    def cloudformation_type(cls) -> str:
+        return cls.resource_type
+
+    @classmethod
+    def cloudformation_name_type(cls) -> str:
+        return cls.name_property
+
+    @property
+    def physical_resource_id(self) -> str:
+        return str(getattr(self, self.physical_id))
+
+    @classmethod
+    def _backend(cls, account_id: str, region_name: str) -> Any:
+        module, name = cls.backends
+        return getattr(importlib.import_module(module), name)[account_id][region_name]
 
     def __init__(self, account_id: str, region_name: str, properties: dict[str, Any]):
         self.account_id = account_id
@@ -348,7 +381,8 @@ class _Bridged:
         return self._attribute(attribute_name)
 
     def _attribute(self, attribute_name: str) -> Any:
-        raise NotImplementedError
+        """A GetAtt value: the ARN, unless the model says otherwise."""
+        return self.arn
 
     def is_created(self) -> bool:
         return True
@@ -387,6 +421,9 @@ class _Bridged:
 class SecretResource(_Bridged, CloudFormationModel):
     """AWS::SecretsManager::Secret in moto's Secrets Manager; Ref and `Id` give its ARN."""
 
+    resource_type = "AWS::SecretsManager::Secret"
+    name_property = "Name"
+    backends = ("moto.secretsmanager.models", "secretsmanager_backends")
     attributes = ("Id",)
 
     def __init__(
@@ -395,27 +432,6 @@ class SecretResource(_Bridged, CloudFormationModel):
         super().__init__(account_id, region_name, properties)
         self.arn = arn
         self.name = name
-
-    @staticmethod
-    def cloudformation_type() -> str:
-        return "AWS::SecretsManager::Secret"
-
-    @staticmethod
-    def cloudformation_name_type() -> str:
-        return "Name"
-
-    @property
-    def physical_resource_id(self) -> str:
-        return self.arn
-
-    def _attribute(self, attribute_name: str) -> str:
-        return self.arn
-
-    @staticmethod
-    def _backend(account_id: str, region_name: str) -> Any:
-        from moto.secretsmanager.models import secretsmanager_backends
-
-        return secretsmanager_backends[account_id][region_name]
 
     @classmethod
     def create_from_cloudformation_json(  # type: ignore[override]
@@ -508,6 +524,10 @@ def secret_value(backend: Any, properties: dict[str, Any]) -> str | None:
 class ScheduleResource(_Bridged, CloudFormationModel):
     """AWS::Scheduler::Schedule in moto's EventBridge Scheduler; Ref gives its name."""
 
+    resource_type = "AWS::Scheduler::Schedule"
+    name_property = "Name"
+    physical_id = "name"
+    backends = ("moto.scheduler.models", "scheduler_backends")
     attributes = ("Arn",)
 
     def __init__(
@@ -523,27 +543,6 @@ class ScheduleResource(_Bridged, CloudFormationModel):
         self.name = name
         self.group_name = group_name
         self.arn = arn
-
-    @staticmethod
-    def cloudformation_type() -> str:
-        return "AWS::Scheduler::Schedule"
-
-    @staticmethod
-    def cloudformation_name_type() -> str:
-        return "Name"
-
-    @property
-    def physical_resource_id(self) -> str:
-        return self.name
-
-    def _attribute(self, attribute_name: str) -> str:
-        return self.arn
-
-    @staticmethod
-    def _backend(account_id: str, region_name: str) -> Any:
-        from moto.scheduler.models import scheduler_backends
-
-        return scheduler_backends[account_id][region_name]
 
     @staticmethod
     def _arguments(properties: dict[str, Any]) -> dict[str, Any]:
@@ -617,6 +616,8 @@ class FunctionUrlResource(_Bridged, CloudFormationModel):
     `http://127.0.0.1:<port>/` where AWS gives `https://<id>.lambda-url.<region>.on.aws/`.
     """
 
+    resource_type = "AWS::Lambda::Url"
+    physical_id = "function_arn"
     attributes = ("FunctionUrl", "FunctionArn")
 
     def __init__(
@@ -624,18 +625,6 @@ class FunctionUrlResource(_Bridged, CloudFormationModel):
     ):
         super().__init__(account_id, region_name, properties)
         self.function_arn = function_arn
-
-    @staticmethod
-    def cloudformation_type() -> str:
-        return "AWS::Lambda::Url"
-
-    @staticmethod
-    def cloudformation_name_type() -> str:
-        return ""
-
-    @property
-    def physical_resource_id(self) -> str:
-        return self.function_arn
 
     def _attribute(self, attribute_name: str) -> str:
         if attribute_name == "FunctionArn":
@@ -646,11 +635,9 @@ class FunctionUrlResource(_Bridged, CloudFormationModel):
             .url
         )
 
-    @staticmethod
-    def _backend(account_id: str, region_name: str) -> Any:
-        from moto.awslambda.utils import get_backend
-
-        return get_backend(account_id, region_name)
+    @classmethod
+    def _backend(cls, account_id: str, region_name: str) -> Any:
+        return lambda_backend(account_id, region_name)
 
     @staticmethod
     def _config(properties: dict[str, Any]) -> dict[str, Any]:
@@ -707,6 +694,10 @@ class FunctionUrlResource(_Bridged, CloudFormationModel):
 class AlarmResource(_Bridged, CloudFormationModel):
     """AWS::CloudWatch::Alarm (a metric alarm) in moto's CloudWatch; Ref gives its name."""
 
+    resource_type = "AWS::CloudWatch::Alarm"
+    name_property = "AlarmName"
+    physical_id = "name"
+    backends = ("moto.cloudwatch.models", "cloudwatch_backends")
     attributes = ("Arn",)
 
     def __init__(
@@ -715,27 +706,6 @@ class AlarmResource(_Bridged, CloudFormationModel):
         super().__init__(account_id, region_name, properties)
         self.name = name
         self.arn = arn
-
-    @staticmethod
-    def cloudformation_type() -> str:
-        return "AWS::CloudWatch::Alarm"
-
-    @staticmethod
-    def cloudformation_name_type() -> str:
-        return "AlarmName"
-
-    @property
-    def physical_resource_id(self) -> str:
-        return self.name
-
-    def _attribute(self, attribute_name: str) -> str:
-        return self.arn
-
-    @staticmethod
-    def _backend(account_id: str, region_name: str) -> Any:
-        from moto.cloudwatch.models import cloudwatch_backends
-
-        return cloudwatch_backends[account_id][region_name]
 
     @classmethod
     def _put(cls, name: str, properties: dict[str, Any], account_id: str, region: str) -> str:
