@@ -253,6 +253,7 @@ def evaluate_step(
                 champion_model_url=champion_field("model_data_url"),
                 champion_source=champion_field("source"),
                 champion_package=champion_field("model_package_arn"),
+                champion_endpoint=champion_field("endpoint_name"),
             ),
         ),
         property_files=list(reports),

@@ -108,6 +108,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--champion-source", default=NONE, help="where the champion came from")
     parser.add_argument("--champion-package", default=NONE, help="the champion's model package")
     parser.add_argument(
+        "--champion-endpoint", default=NONE, help="the endpoint serving the champion, if any"
+    )
+    parser.add_argument(
         "--feature-names", default="", help="comma-separated feature names, in column order"
     )
     parser.add_argument(
@@ -474,6 +477,7 @@ def main(argv: list[str] | None = None) -> int:
                 "source": args.champion_source,
                 "model_data_url": args.champion_model_url,
                 "model_package_arn": args.champion_package,
+                "endpoint_name": args.champion_endpoint,
             },
             "comparable": champion_report is not None,
             "reason": reason,

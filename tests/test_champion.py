@@ -113,6 +113,8 @@ def test_the_champion_is_scored_on_the_same_rows_as_the_challenger(
         "endpoint",
         "--champion-package",
         PACKAGE,
+        "--champion-endpoint",
+        "abalone-endpoint",
     )
     assert result.returncode == 0, result.stderr
     # The champion's numbers are exactly what evaluating it alone reports.
@@ -126,6 +128,7 @@ def test_the_champion_is_scored_on_the_same_rows_as_the_challenger(
         "source": "endpoint",
         "model_data_url": url,
         "model_package_arn": PACKAGE,
+        "endpoint_name": "abalone-endpoint",
     }
     assert comparison["comparable"] is True
     assert comparison["test_rows"] == challenger["test_rows"] == 628

@@ -175,6 +175,7 @@ def test_the_champion_is_found_afresh_and_reaches_evaluate_as_arguments(definiti
         ("--champion-model-url", "model_data_url"),
         ("--champion-source", "source"),
         ("--champion-package", "model_package_arn"),
+        ("--champion-endpoint", "endpoint_name"),
     ):
         assert evaluate[evaluate.index(option) + 1] == {
             "Std:JsonGet": {
