@@ -15,14 +15,20 @@ _TOKEN_LENGTH = 32
 TERMINAL_STATUSES = frozenset({"Succeeded", "Failed", "Stopped"})
 
 
-def pipeline_definition(sagemaker: Any, pipeline_name: str) -> str | None:
-    """The stored definition JSON, or None when there is no such pipeline."""
+def _describe_pipeline(sagemaker: Any, pipeline_name: str) -> dict[str, Any] | None:
+    """DescribePipeline, or None when there is no such pipeline."""
     try:
-        return sagemaker.describe_pipeline(PipelineName=pipeline_name)["PipelineDefinition"]
+        return dict(sagemaker.describe_pipeline(PipelineName=pipeline_name))
     except ClientError as exc:
         if exc.response["Error"]["Code"] in _NOT_FOUND:
             return None
         raise
+
+
+def pipeline_definition(sagemaker: Any, pipeline_name: str) -> str | None:
+    """The stored definition JSON, or None when there is no such pipeline."""
+    described = _describe_pipeline(sagemaker, pipeline_name)
+    return None if described is None else str(described["PipelineDefinition"])
 
 
 def upsert_pipeline(
@@ -37,7 +43,7 @@ def upsert_pipeline(
     `tags` go on a new pipeline (CreatePipeline Tags); an existing one gets them by AddTags,
     which replaces tags of the same keys.
     """
-    current = pipeline_definition(sagemaker, pipeline_name)
+    current = _describe_pipeline(sagemaker, pipeline_name)
     if current is None:
         sagemaker.create_pipeline(
             PipelineName=pipeline_name,
@@ -47,9 +53,8 @@ def upsert_pipeline(
         )
         return True
     if tags:
-        arn = sagemaker.describe_pipeline(PipelineName=pipeline_name)["PipelineArn"]
-        sagemaker.add_tags(ResourceArn=arn, Tags=[dict(t) for t in tags])
-    if current == definition:
+        sagemaker.add_tags(ResourceArn=current["PipelineArn"], Tags=[dict(t) for t in tags])
+    if current["PipelineDefinition"] == definition:
         return False
     sagemaker.update_pipeline(
         PipelineName=pipeline_name, PipelineDefinition=definition, RoleArn=role_arn
