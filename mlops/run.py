@@ -215,7 +215,7 @@ def _run(
             )
             types = pipeline_run.step_types(definition)
             progress.plan(name for name, kind in types.items() if kind not in _BRANCH_TYPES)
-            threshold = float(overrides.get("MseThreshold", _default(definition, "MseThreshold")))
+            threshold = float(_value(definition, overrides, "MseThreshold"))
             uploaded.result()
             champion = restore_champion(
                 sagemaker, target.client("s3"), settings, bucket, request.runs_dir
@@ -238,9 +238,7 @@ def _run(
                 "metric": "mse",
                 "threshold": threshold,
                 "champion_mse_tolerance": float(
-                    overrides.get(
-                        "ChampionMseTolerance", _default(definition, "ChampionMseTolerance")
-                    )
+                    _value(definition, overrides, "ChampionMseTolerance")
                 ),
             }
             summary = _collect(target, outcome, types, overrides, gate, staging)
@@ -378,7 +376,7 @@ def _package_group(definition: dict[str, Any], overrides: dict[str, str]) -> str
     for group in groups:
         if isinstance(group, dict) and str(group.get("Get", "")).startswith("Parameters."):
             name = group["Get"].removeprefix("Parameters.")
-            group = overrides.get(name, _default(definition, name))
+            group = _value(definition, overrides, name)
         if not isinstance(group, str):
             raise UsageError(
                 f"the RegisterModel step's ModelPackageGroupName {json.dumps(group)} is neither "
@@ -492,7 +490,10 @@ def _local(target: Target) -> LocalAWS:
     return target.local
 
 
-def _default(definition: dict[str, Any], name: str) -> Any:
+def _value(definition: dict[str, Any], overrides: dict[str, str], name: str) -> Any:
+    """A pipeline parameter's value in this run: the --param override, else its default."""
+    if name in overrides:
+        return overrides[name]
     return next(p["DefaultValue"] for p in definition["Parameters"] if p["Name"] == name)
 
 
